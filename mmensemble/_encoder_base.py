@@ -1,0 +1,222 @@
+"""The machinery shared by the cell encoders (images, audio).
+
+A cell encoder turns one column of cells into a dense ``float32`` array, one row
+per cell. Subclasses say how to decode one cell and how to embed a batch of
+decoded cells; this base class does everything else: input checks, missing
+cells, decoding in worker threads while the previous batch is embedded, the bad
+cell policy, errors that name the row and the column, the progress bar, and
+keeping heavy runtime state (network weights) out of pickles.
+"""
+
+import os
+import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._cells import as_cell_series, missing_mask
+from ._exceptions import CellDecodeError
+
+__all__ = ["BaseCellEncoder", "BadCellWarning"]
+
+
+class BadCellWarning(UserWarning):
+    """Cells that could not be decoded were treated as missing."""
+
+
+class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the encoders that turn a column of cells into vectors.
+
+    Subclasses implement ``_decode(cell)`` (thread safe; raise on a bad cell),
+    ``_embed(decoded_cells)`` (a batch, returns ``(n, n_features_out_)``
+    ``float32``), ``_output_width()`` and optionally ``_prepare()`` (load the
+    runtime state, e.g. network weights, into attributes named in
+    ``_runtime_attributes``, which are not pickled and come back lazily).
+
+    Missing cells (``None``, NaN, ``pd.NA``) are never decoded: their output
+    rows are NaN. With ``on_error="missing"``, cells that fail to decode are
+    treated the same way, and ``errors_`` lists them.
+    """
+
+    _parameter_constraints: dict = {
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
+        "on_error": [StrOptions({"raise", "missing"})],
+        "verbose": ["verbose"],
+    }
+    _runtime_attributes: tuple = ()
+
+    def fit(self, X, y=None):
+        """Check the parameters and the input; the encoder itself is pretrained.
+
+        Parameters
+        ----------
+        X : Series, single-column DataFrame, list or ndarray of cells
+            The column to encode (used only for its name).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        self._validate_params()
+        cells = as_cell_series(X)
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+            self.n_features_in_ = 1
+        self._prepare()
+        self.n_features_out_ = self._output_width()
+        self.errors_ = _errors_frame([])
+        del cells
+        return self
+
+    def transform(self, X):
+        """Encode every cell of ``X``.
+
+        Parameters
+        ----------
+        X : Series, single-column DataFrame, list or ndarray of cells
+            The column to encode.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features_out_), dtype float32
+            One row per cell; rows of missing cells are NaN.
+        """
+        check_is_fitted(self, "n_features_out_")
+        cells = as_cell_series(X)
+        return self._encode(cells)
+
+    def _encode(self, cells):
+        """Encode a Series of cells, decoding ahead in threads."""
+        self._ensure_prepared()
+        values = cells.to_numpy(dtype=object)
+        labels = cells.index
+        out = np.full((len(values), self.n_features_out_), np.nan, dtype=np.float32)
+        positions = np.flatnonzero(~missing_mask(cells))
+        errors = []
+        with (
+            ThreadPoolExecutor(self._decode_threads()) as pool,
+            self._progress(len(positions)) as progress,
+        ):
+            pending = deque()
+            position_iter = iter(positions)
+
+            def top_up():
+                while len(pending) < 2 * self.batch_size:
+                    position = next(position_iter, None)
+                    if position is None:
+                        return
+                    future = pool.submit(
+                        self._decode_cell,
+                        values[position],
+                        labels[position],
+                        cells.name,
+                    )
+                    pending.append((position, future))
+
+            top_up()
+            while pending:
+                batch = [
+                    pending.popleft() for _ in range(min(self.batch_size, len(pending)))
+                ]
+                decoded_positions, decoded = [], []
+                for position, future in batch:
+                    result = future.result()
+                    if isinstance(result, CellDecodeError):
+                        if self.on_error == "raise":
+                            raise result
+                        errors.append(result)
+                    else:
+                        decoded_positions.append(position)
+                        decoded.append(result)
+                top_up()
+                if decoded:
+                    out[decoded_positions] = self._embed(decoded)
+                progress.update(len(batch))
+        self.errors_ = _errors_frame(errors)
+        if errors:
+            warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)
+        return out
+
+    def _decode_cell(self, value, row, column):
+        """Decode one cell, returning a ``CellDecodeError`` instead of raising."""
+        try:
+            return self._decode(value)
+        except Exception as exc:  # any failure of a cell is that cell's error
+            return CellDecodeError(row, column, value, f"{type(exc).__name__}: {exc}")
+
+    def _decode_threads(self):
+        if self.n_jobs is None:
+            return min(4, os.cpu_count() or 1)
+        if self.n_jobs < 0:
+            return max(1, (os.cpu_count() or 1) + 1 + self.n_jobs)
+        return max(1, self.n_jobs)
+
+    def _progress(self, total):
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=total,
+            disable=not self.verbose or total < 2 * self.batch_size,
+            desc=type(self).__name__,
+            unit="cell",
+        )
+
+    def _prepare(self):
+        """Load the runtime state (network weights...). No-op by default."""
+
+    def _ensure_prepared(self):
+        if any(not hasattr(self, name) for name in self._runtime_attributes):
+            self._prepare()
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in self._runtime_attributes:
+            state.pop(name, None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.requires_fit = True
+        return tags
+
+
+def _errors_frame(errors):
+    """Tabulate the cells that failed to decode."""
+    return pd.DataFrame(
+        {
+            "row": [error.row for error in errors],
+            "column": [error.column for error in errors],
+            "reason": [error.reason for error in errors],
+        }
+    )
+
+
+def _bad_cells_message(errors, shown=10):
+    listed = "; ".join(f"row {error.row!r}: {error.reason}" for error in errors[:shown])
+    more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
+    return (
+        f"{len(errors)} cell(s) of column {errors[0].column!r} could not be decoded "
+        f"and were treated as missing (on_error='missing'): {listed}{more}"
+    )

@@ -1,0 +1,49 @@
+"""Exception classes of mmensemble.
+
+Every error raised on purpose by the package derives from :class:`MMEnsembleError`,
+so ``except MMEnsembleError`` catches them all. Where a builtin exception type is
+conventional (``ValueError`` for bad data), the package class derives from both.
+"""
+
+__all__ = ["CellDecodeError", "MMEnsembleError"]
+
+
+class MMEnsembleError(Exception):
+    """Root of every exception raised on purpose by mmensemble."""
+
+
+class CellDecodeError(MMEnsembleError, ValueError):
+    """A cell of the input could not be decoded into the modality's data.
+
+    Parameters
+    ----------
+    row : object
+        Index label of the offending row.
+    column : object
+        Name of the offending column.
+    value : object
+        The cell itself (shown abbreviated in the message).
+    reason : str
+        What went wrong.
+    """
+
+    def __init__(self, row, column, value, reason):
+        self.row = row
+        self.column = column
+        self.value = value
+        self.reason = reason
+        super().__init__(
+            f"could not decode cell at row {row!r}, column {column!r}: "
+            f"{_abbreviate(value)} ({reason})"
+        )
+
+    def __reduce__(self):
+        return type(self), (self.row, self.column, self.value, self.reason)
+
+
+def _abbreviate(value, width=80):
+    """Return a short ``repr`` of ``value`` for error messages."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"<{type(value).__name__} shape={value.shape} dtype={value.dtype}>"
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,41 @@
+"""Torch helpers shared by the encoders and the fusion network."""
+
+import warnings
+
+from ._deps import import_optional
+
+__all__ = ["resolve_device", "torch"]
+
+
+def torch():
+    """Return the ``torch`` module, imported on first use."""
+    return import_optional("torch")
+
+
+def resolve_device(device):
+    """Turn a ``device`` parameter into a usable ``torch.device``.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} or str or torch.device
+        ``"auto"`` takes CUDA when present, else the CPU. A CUDA device that is
+        not available (a model fitted on a GPU machine, loaded on a CPU one)
+        falls back to the CPU with a warning, as skorch does.
+
+    Returns
+    -------
+    device : torch.device
+    """
+    th = torch()
+    if device is None or str(device) == "auto":
+        return th.device("cuda" if th.cuda.is_available() else "cpu")
+    resolved = th.device(device)
+    if resolved.type == "cuda" and not th.cuda.is_available():
+        warnings.warn(
+            f"device={device!r} was requested but CUDA is not available; "
+            "falling back to the CPU",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return th.device("cpu")
+    return resolved
