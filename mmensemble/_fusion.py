@@ -206,11 +206,6 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         self.block_means_, self.block_scales_ = {}, {}
         self.missing_modalities_ = []
         for (name, _, _), (_, block, missing) in zip(active, results, strict=True):
-            if missing.all():
-                raise ValueError(
-                    f"modality {name!r} is missing in every row of X; it cannot be "
-                    "fitted"
-                )
             mean, scale = _block_statistics(block[~missing], self.block_scaling)
             self.block_means_[name] = mean
             self.block_scales_[name] = scale * weights.get(name, 1.0)
@@ -339,6 +334,10 @@ def _fit_encode_block(name, estimator, frame, columns, y):
     data = select_columns(frame, columns)
     missing = modality_missing(frame, columns)
     present = ~missing
+    if not present.any():
+        raise ValueError(
+            f"modality {name!r} is missing in every row of X; it cannot be fitted"
+        )
     if isinstance(estimator, str):
         block = _passthrough(name, data)
     else:

