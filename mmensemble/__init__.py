@@ -23,6 +23,11 @@ _PUBLIC = {
     "modality_importance": "._importance",
     "plot_modality_importance": "._importance",
     "MMEnsembleError": "._exceptions",
+    "cache_info": "._cache",
+    "clear_cache": "._cache",
+    "config_context": "._config",
+    "get_config": "._config",
+    "set_config": "._config",
     "CellDecodeError": "._exceptions",
 }
 

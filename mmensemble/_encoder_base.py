@@ -21,9 +21,10 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._cache import EmbeddingCache, encoder_fingerprint
 from ._cells import as_cell_series, missing_mask
 from ._exceptions import CellDecodeError
 
@@ -42,6 +43,15 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ``float32``), ``_output_width()`` and optionally ``_prepare()`` (load the
     runtime state, e.g. network weights, into attributes named in
     ``_runtime_attributes``, which are not pickled and come back lazily).
+    ``_libraries`` names the distributions whose versions change the output
+    and ``_fingerprint_extra()`` may add identity (a digest of the weights):
+    both enter the cache fingerprint.
+
+    Outputs are cached per cell (see ``mmensemble._cache``): in this process
+    always (bounded, ``set_config(memory_cache_bytes=...)``), and on disk when
+    ``memory`` (or ``set_config(cache_dir=...)``) names a directory. Each batch
+    is stored as soon as it is encoded, so an interrupted run resumes where it
+    stopped.
 
     Missing cells (``None``, NaN, ``pd.NA``) are never decoded: their output
     rows are NaN. With ``on_error="missing"``, cells that fail to decode are
@@ -53,8 +63,10 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
         "on_error": [StrOptions({"raise", "missing"})],
         "verbose": ["verbose"],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
     _runtime_attributes: tuple = ()
+    _libraries: tuple = ()
 
     def fit(self, X, y=None):
         """Check the parameters and the input; the encoder itself is pretrained.
@@ -78,6 +90,9 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.n_features_in_ = 1
         self._prepare()
         self.n_features_out_ = self._output_width()
+        self.fingerprint_ = encoder_fingerprint(
+            self, libraries=self._libraries, extra=self._fingerprint_extra()
+        )
         self.errors_ = _errors_frame([])
         del cells
         return self
@@ -100,12 +115,32 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._encode(cells)
 
     def _encode(self, cells):
-        """Encode a Series of cells, decoding ahead in threads."""
+        """Encode a Series of cells: cached ones from the cache, the rest fresh."""
+        values = cells.to_numpy(dtype=object)
+        out = np.full((len(values), self.n_features_out_), np.nan, dtype=np.float32)
+        cache = EmbeddingCache(self.fingerprint_, self.memory)
+        keys = {}
+        todo = []
+        for position in np.flatnonzero(~missing_mask(cells)):
+            key = cache.key(values[position]) if cache.enabled else None
+            cached = None if key is None else cache.get(key)
+            if cached is None:
+                keys[position] = key
+                todo.append(position)
+            else:
+                out[position] = cached
+        errors = self._encode_fresh(cells, todo, out, keys, cache) if todo else []
+        cache.prune()
+        self.errors_ = _errors_frame(errors)
+        if errors:
+            warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)
+        return out
+
+    def _encode_fresh(self, cells, positions, out, keys, cache):
+        """Decode cells in threads, one batch ahead of the embedding."""
         self._ensure_prepared()
         values = cells.to_numpy(dtype=object)
         labels = cells.index
-        out = np.full((len(values), self.n_features_out_), np.nan, dtype=np.float32)
-        positions = np.flatnonzero(~missing_mask(cells))
         errors = []
         with (
             ThreadPoolExecutor(self._decode_threads()) as pool,
@@ -129,9 +164,8 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
             top_up()
             while pending:
-                batch = [
-                    pending.popleft() for _ in range(min(self.batch_size, len(pending)))
-                ]
+                size = min(self.batch_size, len(pending))
+                batch = [pending.popleft() for _ in range(size)]
                 decoded_positions, decoded = [], []
                 for position, future in batch:
                     result = future.result()
@@ -145,11 +179,11 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 top_up()
                 if decoded:
                     out[decoded_positions] = self._embed(decoded)
+                    for position in decoded_positions:
+                        if keys[position] is not None:
+                            cache.put(keys[position], out[position])
                 progress.update(len(batch))
-        self.errors_ = _errors_frame(errors)
-        if errors:
-            warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)
-        return out
+        return errors
 
     def _decode_cell(self, value, row, column):
         """Decode one cell, returning a ``CellDecodeError`` instead of raising."""
@@ -177,6 +211,10 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _prepare(self):
         """Load the runtime state (network weights...). No-op by default."""
+
+    def _fingerprint_extra(self):
+        """Identity beyond the parameters (e.g. a weights digest) for the cache."""
+        return ()
 
     def _ensure_prepared(self):
         if any(not hasattr(self, name) for name in self._runtime_attributes):
