@@ -140,7 +140,7 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Decode cells in threads, one batch ahead of the embedding."""
         self._ensure_prepared()
         values = cells.to_numpy(dtype=object)
-        labels = cells.index
+        labels = cells.index.tolist()
         errors = []
         with (
             ThreadPoolExecutor(self._decode_threads()) as pool,

@@ -29,7 +29,13 @@ def resolve_device(device):
     th = torch()
     if device is None or str(device) == "auto":
         return th.device("cuda" if th.cuda.is_available() else "cpu")
-    resolved = th.device(device)
+    try:
+        resolved = th.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, "
+            f"got {device!r}"
+        ) from exc
     if resolved.type == "cuda" and not th.cuda.is_available():
         warnings.warn(
             f"device={device!r} was requested but CUDA is not available; "

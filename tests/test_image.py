@@ -1,0 +1,186 @@
+"""Tests of ImageEncoder: pretrained weights, every cell type, errors, pickling."""
+
+import io
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from sklearn.base import clone
+from sklearn.datasets import load_sample_image
+
+from mmensemble import CellDecodeError, ImageEncoder
+from mmensemble._encoder_base import BadCellWarning
+
+PALACE_FAMILY = {698, 663, 442, 483, 668, 832, 538}  # palace, monastery, bell cote...
+DAISY = 985
+
+SMALL = {"image_size": 64}
+
+
+def imagenet_top5(encoder, cells):
+    """Top-5 ImageNet classes of the full network on the encoder's own inputs."""
+    decoded = np.stack([encoder._decode(cell) for cell in cells])
+    with torch.inference_mode():
+        logits = encoder._model(torch.from_numpy(decoded))
+    return logits.topk(5).indices.numpy()
+
+
+def test_pretrained_weights_and_preprocessing_recognise_the_sample_images(tmp_path):
+    china, flower = load_sample_image("china.jpg"), load_sample_image("flower.jpg")
+    path = tmp_path / "flower.jpg"
+    Image.fromarray(flower).save(path, quality=95)
+    encoder = ImageEncoder().fit([china])
+    top5 = imagenet_top5(encoder, [china, str(path)])
+    assert top5[0, 0] in PALACE_FAMILY
+    assert {698, 663, 442} & set(top5[0])
+    assert top5[1, 0] == DAISY
+
+
+def test_embeddings_shape_and_cell_types_agree(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    png = tmp_path / "image.png"
+    Image.fromarray(rgb).save(png)
+    cells = pd.Series(
+        [str(png), png, png.read_bytes(), Image.fromarray(rgb), rgb, rgb / 255.0],
+        name="photo",
+    )
+    out = ImageEncoder(**SMALL).fit_transform(cells)
+    assert out.shape == (6, 1280) and out.dtype == np.float32
+    for row in range(1, 6):
+        np.testing.assert_allclose(out[row], out[0], rtol=1e-4, atol=1e-4)
+
+
+def test_grayscale_and_transparency_are_converted_to_rgb():
+    gray = np.full((30, 30), 90, dtype=np.uint8)
+    gray_rgb = np.repeat(gray[:, :, np.newaxis], 3, axis=2)
+    transparent = Image.new("RGBA", (30, 30), (0, 0, 0, 0))
+    white = np.full((30, 30, 3), 255, dtype=np.uint8)
+    out = ImageEncoder(**SMALL).fit_transform([gray, gray_rgb, transparent, white])
+    np.testing.assert_allclose(out[0], out[1], atol=1e-5)
+    np.testing.assert_allclose(out[2], out[3], atol=1e-5)
+
+
+def test_missing_cells_give_nan_rows():
+    cells = [np.zeros((16, 16), np.uint8), None, np.nan, np.ones((16, 16), np.uint8)]
+    out = ImageEncoder(**SMALL).fit_transform(cells)
+    assert np.isnan(out[[1, 2]]).all() and np.isfinite(out[[0, 3]]).all()
+
+
+@pytest.fixture
+def bad_cells(tmp_path):
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(good)
+    zero = tmp_path / "zero.jpg"
+    zero.write_bytes(b"")
+    truncated = tmp_path / "truncated.jpg"
+    buffer = io.BytesIO()
+    Image.fromarray(
+        np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    ).save(buffer, format="JPEG")
+    truncated.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is not an image")
+    return {
+        "zero-byte file": str(zero),
+        "truncated file": str(truncated),
+        "not an image": str(text),
+        "path that does not exist": str(tmp_path / "absent.png"),
+        "a number": 3.5,
+        "a list": [1, 2, 3],
+        "bad array shape": np.zeros((4, 4, 7)),
+        "out-of-range floats": np.full((4, 4), 300.0),
+        "NaN pixels": np.full((4, 4), np.nan),
+        "decompression bomb": Image.new("L", (2000, 2000)),
+    }, str(good)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "zero-byte file",
+        "truncated file",
+        "not an image",
+        "path that does not exist",
+        "a number",
+        "a list",
+        "bad array shape",
+        "out-of-range floats",
+        "NaN pixels",
+        "decompression bomb",
+    ],
+)
+def test_bad_cells_raise_or_become_missing(bad_cells, case):
+    cells, good = bad_cells
+    column = pd.Series([good, cells[case], good], index=[10, 17, 30], name="photo")
+    encoder = ImageEncoder(max_pixels=1_000_000, **SMALL).fit(column)
+    with pytest.raises(CellDecodeError, match=r"row 17, column 'photo'"):
+        encoder.transform(column)
+    lenient = ImageEncoder(max_pixels=1_000_000, on_error="missing", **SMALL).fit(
+        column
+    )
+    with pytest.warns(BadCellWarning, match="row 17"):
+        out = lenient.transform(column)
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
+    assert lenient.errors_["row"].tolist() == [17]
+
+
+def test_custom_backbone_is_used_and_never_modified():
+    torch.manual_seed(0)
+    backbone = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    encoder = ImageEncoder(backbone, image_size=32)
+    out = encoder.fit_transform([np.zeros((8, 8, 3), np.uint8), np.eye(8) * 255])
+    assert out.shape == (2, 4) and encoder.n_features_out_ == 4
+    assert len(encoder.get_feature_names_out()) == 4
+    for key, value in backbone.state_dict().items():
+        assert torch.equal(value, before[key])
+    assert encoder._model is not backbone
+
+
+def test_weights_are_not_pickled_and_reload_lazily():
+    images = [np.zeros((20, 20, 3), np.uint8), np.full((20, 20), 200, np.uint8)]
+    encoder = ImageEncoder(**SMALL).fit(images)
+    expected = encoder.transform(images)
+    payload = pickle.dumps(encoder)
+    assert len(payload) < 20_000
+    restored = pickle.loads(payload)
+    assert not hasattr(restored, "_model")
+    np.testing.assert_allclose(restored.transform(images), expected, atol=1e-6)
+    np.testing.assert_allclose(
+        clone(encoder).fit_transform(images), expected, atol=1e-6
+    )
+
+
+def test_vanished_cuda_device_falls_back_to_cpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the fallback path cannot be exercised")
+    with pytest.warns(RuntimeWarning, match="falling back to the CPU"):
+        encoder = ImageEncoder(device="cuda", **SMALL).fit([np.zeros((8, 8), np.uint8)])
+    assert encoder._device.type == "cpu"
+
+
+def test_invalid_parameters_are_named():
+    with pytest.raises(ValueError, match="'backbone' parameter"):
+        ImageEncoder("resnet").fit([np.zeros((8, 8), np.uint8)])
+    with pytest.raises(ValueError, match="device must be"):
+        ImageEncoder(device="gpu").fit([np.zeros((8, 8), np.uint8)])
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_larger_variants_load(variant):
+    encoder = ImageEncoder(variant).fit([load_sample_image("flower.jpg")])
+    assert encoder._input_size in (240, 260) and encoder.n_features_out_ == 1280
+    assert imagenet_top5(encoder, [load_sample_image("flower.jpg")])[0, 0] == DAISY
+
+
+def test_progress_bar_is_silent_when_not_verbose(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ImageEncoder(batch_size=2, **SMALL).fit_transform(
+            [np.zeros((8, 8), np.uint8)] * 6
+        )
+    assert capsys.readouterr().err == ""
