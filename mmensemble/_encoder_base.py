@@ -16,6 +16,8 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
+from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -129,23 +131,35 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 todo.append(position)
             else:
                 out[position] = cached
-        errors = self._encode_fresh(cells, todo, out, keys, cache) if todo else []
+        errors = []
+        batches = (
+            self._encode_remote if _remote_backend_active() else self._encode_local
+        )
+        with self._progress(len(todo)) as progress:
+            for positions, embeddings, batch_errors in batches(cells, todo):
+                out[positions] = embeddings
+                for position, embedding in zip(positions, embeddings, strict=True):
+                    if keys[position] is not None:
+                        cache.put(keys[position], embedding)
+                errors.extend(batch_errors)
+                progress.update(len(positions) + len(batch_errors))
         cache.prune()
         self.errors_ = _errors_frame(errors)
         if errors:
             warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)
         return out
 
-    def _encode_fresh(self, cells, positions, out, keys, cache):
-        """Decode cells in threads, one batch ahead of the embedding."""
+    def _encode_local(self, cells, positions):
+        """Yield ``(positions, embeddings, errors)`` batch by batch.
+
+        Cells are decoded in threads, one batch ahead of the embedding.
+        """
+        if not len(positions):
+            return
         self._ensure_prepared()
         values = cells.to_numpy(dtype=object)
         labels = cells.index.tolist()
-        errors = []
-        with (
-            ThreadPoolExecutor(self._decode_threads()) as pool,
-            self._progress(len(positions)) as progress,
-        ):
+        with ThreadPoolExecutor(self._decode_threads()) as pool:
             pending = deque()
             position_iter = iter(positions)
 
@@ -166,7 +180,7 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             while pending:
                 size = min(self.batch_size, len(pending))
                 batch = [pending.popleft() for _ in range(size)]
-                decoded_positions, decoded = [], []
+                decoded_positions, decoded, errors = [], [], []
                 for position, future in batch:
                     result = future.result()
                     if isinstance(result, CellDecodeError):
@@ -177,13 +191,34 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         decoded_positions.append(position)
                         decoded.append(result)
                 top_up()
-                if decoded:
-                    out[decoded_positions] = self._embed(decoded)
-                    for position in decoded_positions:
-                        if keys[position] is not None:
-                            cache.put(keys[position], out[position])
-                progress.update(len(batch))
-        return errors
+                embeddings = (
+                    self._embed(decoded)
+                    if decoded
+                    else np.empty((0, self.n_features_out_), dtype=np.float32)
+                )
+                yield decoded_positions, embeddings, errors
+
+    def _encode_remote(self, cells, positions):
+        """Encode chunks of cells on the workers of a distributed joblib backend.
+
+        Used inside ``joblib.parallel_config(backend="dask")`` (or any backend
+        other than joblib's local ones): each worker loads the network once
+        and returns embeddings, which are small, rather than decoded images.
+        """
+        chunk = 8 * self.batch_size
+        chunks = [positions[i : i + chunk] for i in range(0, len(positions), chunk)]
+        results = Parallel(return_as="generator")(
+            delayed(_encode_chunk)(self, cells.iloc[part]) for part in chunks
+        )
+        for part, (embeddings, errors) in zip(chunks, results, strict=True):
+            if self.on_error == "raise" and errors:
+                raise errors[0]
+            failed = {error.row for error in errors}
+            labels = cells.index[part].tolist()
+            done = [
+                p for p, label in zip(part, labels, strict=True) if label not in failed
+            ]
+            yield done, embeddings, errors
 
     def _decode_cell(self, value, row, column):
         """Decode one cell, returning a ``CellDecodeError`` instead of raising."""
@@ -238,6 +273,28 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags.input_tags.allow_nan = True
         tags.requires_fit = True
         return tags
+
+
+def _encode_chunk(encoder, cells):
+    """Encode a chunk of cells in a worker; returns the embeddings and errors."""
+    positions = np.arange(len(cells))
+    embeddings, errors = [], []
+    for _, batch_embeddings, batch_errors in encoder._encode_local(cells, positions):
+        embeddings.append(batch_embeddings)
+        errors.extend(batch_errors)
+    width = encoder.n_features_out_
+    stacked = np.concatenate(embeddings) if embeddings else np.empty((0, width))
+    return stacked.astype(np.float32, copy=False), errors
+
+
+def _remote_backend_active():
+    """Whether the active joblib backend runs outside this machine's processes."""
+    backend, _ = get_active_backend()
+    local = tuple(BACKENDS[name] for name in _LOCAL_BACKENDS if name in BACKENDS)
+    return not isinstance(backend, local)
+
+
+_LOCAL_BACKENDS = ("loky", "threading", "multiprocessing", "sequential")
 
 
 def _errors_frame(errors):
