@@ -12,10 +12,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._modality import (
     BaseModalityComposition,
+    apply_on_error,
     as_frame,
-    modality_missing,
+    checked_modality,
     resolve_columns,
-    select_columns,
 )
 
 __all__ = ["FeatureFusion"]
@@ -71,6 +71,16 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
     sparse_threshold : float, default=0.3
         If some block is sparse and the overall density of the output is below
         this value, the output is a sparse CSR matrix; otherwise it is dense.
+
+    on_error : {"raise", "missing"}, default=None
+        Policy for cells that cannot be decoded, applied to every encoder that
+        has an ``on_error`` parameter (overriding its own) and to the cells of
+        text modalities (a text vectorizer, alone or first in a pipeline,
+        needs str cells or bytes in its encoding): ``"raise"`` raises a
+        :class:`~mmensemble.CellDecodeError` naming the row and column,
+        ``"missing"`` treats the cell as a missing modality (with one warning
+        listing the rows). None keeps each encoder's own setting and raises on
+        bad text cells.
 
     n_jobs : int, default=None
         Number of jobs fitting the modalities' encoders in parallel (joblib).
@@ -128,6 +138,7 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         "weights": [dict, None],
         "add_indicator": ["boolean"],
         "sparse_threshold": [Interval(Real, 0, 1, closed="both")],
+        "on_error": [StrOptions({"raise", "missing"}), None],
         "n_jobs": [Integral, None],
     }
 
@@ -139,6 +150,7 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         weights=None,
         add_indicator=True,
         sparse_threshold=0.3,
+        on_error=None,
         n_jobs=None,
     ):
         self.modalities = modalities
@@ -146,6 +158,7 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         self.weights = weights
         self.add_indicator = add_indicator
         self.sparse_threshold = sparse_threshold
+        self.on_error = on_error
         self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
@@ -188,12 +201,16 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         weights = self._check_weights(triples)
         y = None if y is None else np.asarray(y)
         active = [
-            (name, self._clone_estimator(est), resolve_columns(cols, frame))
+            (
+                name,
+                apply_on_error(self._clone_estimator(est), self.on_error),
+                resolve_columns(cols, frame),
+            )
             for name, est, cols in triples
             if not (isinstance(est, str) and est == "drop")
         ]
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_encode_block)(name, est, frame, cols, y)
+            delayed(_fit_encode_block)(name, est, frame, cols, y, self.on_error)
             for name, est, cols in active
         )
         self.modalities_ = [
@@ -235,7 +252,7 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         frame = as_frame(X)
         validate_data(self, frame, reset=False, skip_check_array=True)
         blocks = Parallel(n_jobs=self.n_jobs)(
-            delayed(_encode_block)(name, est, frame, cols)
+            delayed(_encode_block)(name, est, frame, cols, self.on_error)
             for name, est, cols in self.modalities_
         )
         return self._assemble(blocks)
@@ -329,10 +346,9 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         return tags
 
 
-def _fit_encode_block(name, estimator, frame, columns, y):
+def _fit_encode_block(name, estimator, frame, columns, y, on_error=None):
     """Fit one modality's encoder on its present rows and encode all rows."""
-    data = select_columns(frame, columns)
-    missing = modality_missing(frame, columns)
+    data, missing = checked_modality(frame, columns, estimator, on_error)
     present = ~missing
     if not present.any():
         raise ValueError(
@@ -348,10 +364,9 @@ def _fit_encode_block(name, estimator, frame, columns, y):
     return estimator, block, missing | _all_nan_rows(block)
 
 
-def _encode_block(name, estimator, frame, columns):
+def _encode_block(name, estimator, frame, columns, on_error=None):
     """Encode all present rows of one modality with its fitted encoder."""
-    data = select_columns(frame, columns)
-    missing = modality_missing(frame, columns)
+    data, missing = checked_modality(frame, columns, estimator, on_error)
     if isinstance(estimator, str):
         block = _passthrough(name, data)
     elif missing.all():

@@ -7,6 +7,7 @@ selecting a modality's columns from it.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition
 
 from ._cells import missing_mask
+from ._encoder_base import BadCellWarning, _bad_cells_message
+from ._exceptions import CellDecodeError
 
 __all__ = ["BaseModalityComposition", "as_frame", "select_columns"]
 
@@ -226,3 +229,88 @@ def select_columns(frame, columns):
 def modality_missing(frame, columns):
     """Mask of the rows where every cell of the modality's columns is missing."""
     return missing_mask(select_columns(frame, columns))
+
+
+def checked_modality(frame, columns, estimator, on_error):
+    """Select a modality's data and find its missing rows, checking text cells.
+
+    When the modality's estimator is (or starts with) a text vectorizer such
+    as ``TfidfVectorizer``, every present cell must be a str, or bytes in the
+    vectorizer's encoding. A cell that is not raises a
+    :class:`~mmensemble.CellDecodeError` naming its row and column, or, with
+    ``on_error="missing"``, is treated as missing (one warning per call).
+
+    Parameters
+    ----------
+    frame : DataFrame
+    columns : scalar or list
+        Resolved column spec.
+    estimator : estimator or str
+    on_error : {"raise", "missing"} or None
+        None means "raise".
+
+    Returns
+    -------
+    data : Series or DataFrame
+        The modality's cells, with bad cells replaced by None.
+    missing : ndarray of bool of shape (n_samples,)
+    """
+    data = select_columns(frame, columns)
+    missing = missing_mask(data)
+    vectorizer = _text_vectorizer(estimator)
+    if vectorizer is None or not isinstance(data, pd.Series):
+        return data, missing
+    errors = []
+    for position in np.flatnonzero(~missing):
+        reason = _text_cell_problem(data.iat[position], vectorizer)
+        if reason is not None:
+            error = CellDecodeError(
+                data.index[position], data.name, data.iat[position], reason
+            )
+            if on_error != "missing":
+                raise error
+            errors.append((position, error))
+    if errors:
+        data = data.copy()
+        data.iloc[[position for position, _ in errors]] = None
+        missing = missing.copy()
+        missing[[position for position, _ in errors]] = True
+        warnings.warn(
+            _bad_cells_message([error for _, error in errors]),
+            BadCellWarning,
+            stacklevel=3,
+        )
+    return data, missing
+
+
+def _text_vectorizer(estimator):
+    """The text vectorizer an estimator starts with, or None."""
+    if hasattr(estimator, "steps"):
+        return _text_vectorizer(estimator.steps[0][1])
+    return estimator if hasattr(estimator, "build_analyzer") else None
+
+
+def _text_cell_problem(cell, vectorizer):
+    if isinstance(cell, str):
+        return None
+    if isinstance(cell, bytes):
+        if vectorizer.decode_error != "strict":
+            return None
+        try:
+            cell.decode(vectorizer.encoding)
+        except UnicodeDecodeError as exc:
+            return f"bytes that are not valid {vectorizer.encoding}: {exc}"
+        return None
+    return f"expected a text (str), got {type(cell).__name__}"
+
+
+def apply_on_error(estimator, on_error):
+    """Set ``on_error`` on an estimator and every nested estimator that has it."""
+    if on_error is None or isinstance(estimator, str):
+        return estimator
+    names = [
+        name
+        for name in estimator.get_params(deep=True)
+        if name == "on_error" or name.endswith("__on_error")
+    ]
+    return estimator.set_params(**dict.fromkeys(names, on_error))

@@ -228,3 +228,56 @@ def test_data_errors_name_modality_and_columns(table):
         FeatureFusion([("text", "bogus", "text")]).fit(table)
     with pytest.raises(ValueError, match="Estimator names must not contain __"):
         FeatureFusion([("te__xt", TfidfVectorizer(), "text")]).fit(table)
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (3.5, "got float"),
+        (["a", "list"], "got list"),
+        (b"caf\xe9", "not valid utf-8"),
+        (np.array([1, 2]), "got ndarray"),
+    ],
+)
+def test_bad_text_cells_raise_or_become_missing(table, bad, reason):
+    from mmensemble import CellDecodeError
+    from mmensemble._encoder_base import BadCellWarning
+
+    X = table.copy()
+    X["text"] = X["text"].astype(object)
+    X.at[5, "text"] = bad
+    modalities = [("text", TfidfVectorizer(), "text"), ("a", "passthrough", ["a"])]
+    with pytest.raises(CellDecodeError, match=f"row 5, column 'text'.*{reason}"):
+        FeatureFusion(modalities).fit(X)
+    lenient = FeatureFusion(modalities, on_error="missing", sparse_threshold=0.0)
+    with pytest.warns(BadCellWarning, match="row 5"):
+        out = lenient.fit_transform(X)
+    assert out[5, -1] == 1.0  # flagged as a missing text
+    assert out[[3, 7], -1].tolist() == [1.0, 1.0]
+
+
+def test_utf8_bytes_are_valid_text(table):
+    X = table.copy()
+    X["text"] = X["text"].astype(object)
+    X.at[5, "text"] = "café".encode()
+    out = FeatureFusion(
+        [("text", TfidfVectorizer(), "text")], sparse_threshold=0.0
+    ).fit_transform(X)
+    assert out[5, -1] == 0.0
+
+
+def test_on_error_reaches_nested_encoders():
+    from mmensemble import ImageEncoder
+
+    images = pd.Series(
+        [np.zeros((8, 8), np.uint8), "no-such-file.png", np.ones((8, 8), np.uint8)],
+        name="photo",
+    )
+    fusion = FeatureFusion(
+        [("image", make_pipeline(ImageEncoder(image_size=32)), "photo")],
+        on_error="missing",
+    )
+    with pytest.warns(UserWarning, match="no-such-file|row 1"):
+        out = fusion.fit_transform(pd.DataFrame({"photo": images}))
+    assert out[1, -1] == 1.0 and np.all(out[1, :-1] == 0.0)
+    assert fusion.modalities[0][1].steps[0][1].on_error == "raise"  # untouched
