@@ -1,0 +1,272 @@
+"""What model-level fusion (voting, stacking) shares.
+
+One base model per modality, fitted only on the rows where its modality is
+present; per-modality predictions (in-sample or out-of-fold) laid out over all
+rows, with the rows where the modality is missing flagged rather than filled
+with made-up numbers.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
+from sklearn.utils._tags import get_tags
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ._modality import BaseModalityComposition, checked_modality, resolve_columns
+
+__all__ = []
+
+_CLASS_SCORES = ("predict_proba", "decision_function")
+
+
+class _BaseModelFusion(BaseModalityComposition):
+    """One estimator per modality, each fitted on the rows where it is present.
+
+    Fitting sets ``modalities_`` (name, fitted estimator, resolved columns) of
+    the modalities that are not ``"drop"``, ``estimators_`` and
+    ``named_estimators_`` (with ``"drop"`` placeholders, as in sklearn).
+    """
+
+    _parameter_constraints: dict = {
+        "modalities": [list],
+        "n_jobs": [None, Integral],
+    }
+
+    def _active_modalities(self, frame):
+        """Validate the triples; return the kept ones with resolved columns."""
+        triples = self._check_modalities(allow=("drop",))
+        active = [
+            (name, estimator, resolve_columns(columns, frame))
+            for name, estimator, columns in triples
+            if not (isinstance(estimator, str) and estimator == "drop")
+        ]
+        if not active:
+            raise ValueError(
+                "every modality is 'drop'; at least one needs an estimator, got "
+                f"modalities={self.modalities!r}"
+            )
+        return active
+
+    def _fit_modalities(self, frame, y):
+        """Fit a clone of every kept modality's estimator on its present rows.
+
+        Returns the unfitted kept triples, each modality's data (Series or
+        DataFrame) and the (n_samples, n_modalities) boolean matrix of present
+        cells.
+        """
+        active = self._active_modalities(frame)
+        data, present = _modality_data(frame, active)
+        for (name, _, _), column in zip(active, present.T, strict=True):
+            if not column.any():
+                raise ValueError(
+                    f"modality {name!r} is missing in every row of X; it cannot be "
+                    "fitted"
+                )
+        if is_classifier(self):
+            self._seen_classes = [np.unique(y[column]) for column in present.T]
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_present)(clone(estimator), cells, y, column)
+            for (_, estimator, _), cells, column in zip(
+                active, data, present.T, strict=True
+            )
+        )
+        self.modalities_ = [
+            (name, estimator, columns)
+            for (name, _, columns), estimator in zip(active, fitted, strict=True)
+        ]
+        self.estimators_ = list(fitted)
+        by_name = {name: estimator for name, estimator, _ in self.modalities_}
+        self.named_estimators_ = Bunch(
+            **{name: by_name.get(name, "drop") for name, _, _ in self.modalities}
+        )
+        return active, data, present
+
+    def _cross_val_predict(self, active, data, y, present, methods):
+        """Out-of-fold outputs of every modality, NaN in its missing rows.
+
+        The folds are drawn once over all rows, as ``cross_val_predict`` would
+        draw them; each modality then uses the present rows of every fold.
+        """
+        cv = check_cv(self.cv, y, classifier=is_classifier(self))
+        splits = list(cv.split(np.zeros((len(y), 1)), y))
+        outputs = Parallel(n_jobs=self.n_jobs)(
+            delayed(_cross_val_predict_present)(
+                clone(estimator),
+                cells,
+                y,
+                column,
+                splits,
+                method,
+                n_jobs=self.n_jobs,
+                verbose=getattr(self, "verbose", 0),
+            )
+            for (_, estimator, _), cells, column, method in zip(
+                active, data, present.T, methods, strict=True
+            )
+        )
+        return [
+            self._all_class_columns(index, output, method)
+            for index, (output, method) in enumerate(zip(outputs, methods, strict=True))
+        ]
+
+    def _modality_outputs(self, frame, methods, tails):
+        """In-sample outputs of every fitted modality on ``frame``.
+
+        ``tails`` gives the shape of one row of each modality's output, used
+        when no row of ``frame`` has the modality. Returns the outputs (float
+        arrays, NaN in missing rows) and the (n_samples, n_modalities) boolean
+        matrix of present cells.
+        """
+        data, present = _modality_data(frame, self.modalities_)
+        outputs = []
+        for index, ((_, estimator, _), cells, column, method, tail) in enumerate(
+            zip(self.modalities_, data, present.T, methods, tails, strict=True)
+        ):
+            if not column.any():
+                outputs.append(np.full((len(column), *tail), np.nan))
+                continue
+            output = _predict_present(estimator, cells, column, method)
+            outputs.append(self._all_class_columns(index, output, method))
+        return outputs, present
+
+    def _all_class_columns(self, index, output, method):
+        """Give class scores a column for every class, not only those seen.
+
+        A modality present only in rows of some classes is fitted on those
+        classes; its probability for the others is zero.
+        """
+        if not is_classifier(self) or method not in _CLASS_SCORES:
+            return output
+        seen = self._seen_classes[index]
+        if len(seen) == len(self.classes_):
+            return output
+        name = self.modalities_[index][0]
+        if method != "predict_proba":
+            unseen = np.setdiff1d(np.arange(len(self.classes_)), seen)
+            raise ValueError(
+                f"modality {name!r} is present only in rows of the classes "
+                f"{self.classes_[seen].tolist()!r}, so its {method} has no column "
+                f"for the classes {self.classes_[unseen].tolist()!r}; use "
+                "predict_proba for this modality"
+            )
+        aligned = np.zeros((output.shape[0], len(self.classes_)))
+        aligned[:, seen] = output
+        aligned[np.isnan(output[:, 0])] = np.nan
+        return aligned
+
+    def _encode_classes(self, y):
+        """Check a binary or multiclass target and encode it as 0..n_classes-1."""
+        y_type = type_of_target(y, input_name="y")
+        if y_type in ("unknown", "continuous"):
+            raise ValueError(
+                f"Unknown label type: {y_type!r}. {type(self).__name__} is a "
+                "classifier and expects discrete classes, not a regression target "
+                "with continuous values."
+            )
+        if y_type not in ("binary", "multiclass"):
+            raise ValueError(
+                f"{type(self).__name__} supports binary or multiclass targets, got "
+                f"a {y_type!r} target"
+            )
+        self.le_ = LabelEncoder().fit(y)
+        self.classes_ = self.le_.classes_
+        encoded = self.le_.transform(y)
+        self.class_prior_ = np.bincount(encoded) / len(encoded)
+        return encoded
+
+    def _check_regression_target(self, y):
+        y = column_or_1d(y, warn=True)
+        self.target_mean_ = float(np.mean(y))
+        return y
+
+    def _check_target(self, frame, y):
+        check_consistent_length(frame, y)
+        if is_classifier(self):
+            return self._encode_classes(y)
+        return self._check_regression_target(y)
+
+    def __sklearn_tags__(self):
+        # X may hold what the modalities' estimators accept (strings for a
+        # text pipeline); a missing modality is always fine, but a NaN cell
+        # next to present ones goes to the modality's estimator.
+        tags = super().__sklearn_tags__()
+        try:
+            estimators = [
+                est for _, est, _ in self.modalities if not isinstance(est, str)
+            ]
+        except (TypeError, ValueError):
+            estimators = []
+        input_tags = [get_tags(estimator).input_tags for estimator in estimators]
+        tags.input_tags.string = any(tag.string for tag in input_tags)
+        tags.input_tags.allow_nan = bool(input_tags) and all(
+            tag.allow_nan for tag in input_tags
+        )
+        return tags
+
+
+def _modality_data(frame, triples):
+    """Each modality's cells and the matrix of rows where it is present.
+
+    Text cells of a text-vectorizer modality are checked: a cell that is not
+    a text raises a :class:`~mmensemble.CellDecodeError` naming its row.
+    """
+    checked = [
+        checked_modality(frame, columns, estimator, None)
+        for _, estimator, columns in triples
+    ]
+    data = [cells for cells, _ in checked]
+    present = np.column_stack([~missing for _, missing in checked])
+    return data, present
+
+
+def _present_rows(values, present):
+    """The rows of ``values`` where the modality is present (all: as is)."""
+    return values if present.all() else values[present]
+
+
+def _spread(predicted, present):
+    """Lay out predictions for the present rows over all rows, NaN elsewhere."""
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if present.all():
+        return predicted
+    output = np.full((len(present), *predicted.shape[1:]), np.nan)
+    output[present] = predicted
+    return output
+
+
+def _fit_present(estimator, data, y, present):
+    """Fit ``estimator`` on the rows where its modality is present."""
+    return estimator.fit(_present_rows(data, present), _present_rows(y, present))
+
+
+def _predict_present(estimator, data, present, method):
+    """``estimator.<method>`` on the present rows (at least one), NaN elsewhere."""
+    return _spread(getattr(estimator, method)(_present_rows(data, present)), present)
+
+
+def _cross_val_predict_present(
+    estimator, data, y, present, splits, method, *, n_jobs, verbose
+):
+    """``cross_val_predict`` on the present rows, each fold restricted to them."""
+    positions = np.cumsum(present) - 1
+    subset_splits = [
+        (positions[train[present[train]]], positions[test[present[test]]])
+        for train, test in splits
+        if present[test].any()
+    ]
+    predicted = cross_val_predict(
+        estimator,
+        _present_rows(data, present),
+        _present_rows(y, present),
+        cv=subset_splits,
+        method=method,
+        n_jobs=n_jobs,
+        verbose=verbose,
+    )
+    return _spread(predicted, present)
