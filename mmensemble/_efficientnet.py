@@ -7,10 +7,12 @@ that they load with ``strict=True``.
 
 EfficientNet-Lite is EfficientNet without squeeze-and-excitation, with ReLU6
 instead of swish, and with the stem, the head and the repeats of the first and
-last stages left unscaled. Convolutions use symmetric zero padding
-(``padding=kernel_size // 2``), the convention the weights were converted for:
-TensorFlow's asymmetric "SAME" padding for the stride-2 layers gives less
-confident and less accurate ImageNet predictions with these weights.
+last stages left unscaled. The weights were trained in TensorFlow, so the
+strided convolutions pad as TensorFlow's "SAME" does: on an even-sized input,
+one pixel more at the bottom and right than at the top and left. Checked
+empirically: averaged over random crops of photos of known classes, the right
+class gets a higher probability with "SAME" padding than with PyTorch's
+symmetric ``padding=kernel_size // 2`` for all three variants.
 """
 
 import math
@@ -19,20 +21,22 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from torch.nn import functional as F
 
 from ._deps import import_optional
 
 __all__ = ["EfficientNetLite", "load_efficientnet_lite", "preprocess_pil"]
 
-# (repeats, kernel_size, stride, expand_ratio, in_channels, out_channels) per stage.
+# (repeats, kernel_size, stride, expand_ratio, out_channels) per stage, before
+# scaling; each stage takes the previous one's output (the stem's for the first).
 _STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
 )
 
 # variant: (width_mult, depth_mult, input_size, dropout, module, class, distribution)
@@ -74,6 +78,9 @@ _HEAD_CHANNELS = 1280
 # The mean and standard deviation the weights were trained with, in 0-255 units.
 _MEAN = 127.0
 _STD = 128.0
+# Evaluation crop: the central size / (size + 32) of the shorter side.
+_CROP_PADDING = 32
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def _round_filters(filters, width_mult, divisor=8):
@@ -91,6 +98,37 @@ def _batch_norm(channels):
     return nn.BatchNorm2d(channels, eps=_BN_EPS, momentum=_BN_MOMENTUM)
 
 
+class _Conv2dSame(nn.Conv2d):
+    """Square convolution padded like TensorFlow's ``padding="SAME"``.
+
+    The output has ``ceil(input / stride)`` rows and columns. A stride-1
+    convolution with an odd kernel pads symmetrically; a strided one pads the
+    total needed with the extra pixel, if any, at the bottom and right.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, groups=1):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2 if stride == 1 else 0,
+            groups=groups,
+            bias=False,
+        )
+
+    def forward(self, x):
+        stride = self.stride[0]
+        if stride == 1:
+            return super().forward(x)
+        kernel_size = self.kernel_size[0]
+        height, width = x.shape[-2:]
+        pad_h = max((-(-height // stride) - 1) * stride + kernel_size - height, 0)
+        pad_w = max((-(-width // stride) - 1) * stride + kernel_size - width, 0)
+        x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+        return super().forward(x)
+
+
 class _MBConvBlock(nn.Module):
     """Inverted residual block: 1x1 expand, depthwise, 1x1 project (no SE)."""
 
@@ -104,14 +142,8 @@ class _MBConvBlock(nn.Module):
                 in_channels, mid_channels, kernel_size=1, bias=False
             )
             self._bn0 = _batch_norm(mid_channels)
-        self._depthwise_conv = nn.Conv2d(
-            mid_channels,
-            mid_channels,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
-            groups=mid_channels,
-            bias=False,
+        self._depthwise_conv = _Conv2dSame(
+            mid_channels, mid_channels, kernel_size, stride=stride, groups=mid_channels
         )
         self._bn1 = _batch_norm(mid_channels)
         self._project_conv = nn.Conv2d(
@@ -147,11 +179,20 @@ class EfficientNetLite(nn.Module):
     num_classes : int, default=1000
         Number of outputs of the final linear layer ``_fc``.
     dropout : float, default=0.2
-        Dropout rate before ``_fc`` (identity in eval mode).
+        Dropout rate before ``_fc`` (identity in eval mode). Stochastic depth
+        (drop-connect), used when the weights were trained, is not implemented:
+        the network is meant for inference and feature extraction.
 
     See Also
     --------
     load_efficientnet_lite : Build a variant and load its ImageNet weights.
+
+    Notes
+    -----
+    On the CPU, ``model.to(memory_format=torch.channels_last)`` cuts the CPU
+    time of inference by a third or more (measured single-threaded at batch 32
+    for the three variants), with the same results to float32 rounding; the
+    inputs can stay in the default layout.
 
     Examples
     --------
@@ -162,17 +203,17 @@ class EfficientNetLite(nn.Module):
     torch.Size([1, 1280])
     """
 
-    def __init__(self, width_mult=1.0, depth_mult=1.0, num_classes=1000, dropout=0.2):
+    def __init__(
+        self, width_mult=1.0, *, depth_mult=1.0, num_classes=1000, dropout=0.2
+    ):
         super().__init__()
-        self._conv_stem = nn.Conv2d(
-            3, _STEM_CHANNELS, kernel_size=3, stride=2, padding=1, bias=False
-        )
+        self._conv_stem = _Conv2dSame(3, _STEM_CHANNELS, kernel_size=3, stride=2)
         self._bn0 = _batch_norm(_STEM_CHANNELS)
         blocks = []
         in_channels = _STEM_CHANNELS
         last_stage = len(_STAGES) - 1
         for index, stage in enumerate(_STAGES):
-            repeats, kernel_size, stride, expand_ratio, _, out_channels = stage
+            repeats, kernel_size, stride, expand_ratio, out_channels = stage
             if 0 < index < last_stage:
                 repeats = math.ceil(depth_mult * repeats)
             out_channels = _round_filters(out_channels, width_mult)
@@ -270,12 +311,8 @@ def load_efficientnet_lite(variant="lite0"):
     224
     """
     if variant not in _VARIANTS:
-        raise ValueError(
-            f"variant must be one of {sorted(_VARIANTS)}, got {variant!r}"
-        )
-    width, depth, input_size, dropout, module, class_name, package = _VARIANTS[
-        variant
-    ]
+        raise ValueError(f"variant must be one of {sorted(_VARIANTS)}, got {variant!r}")
+    width, depth, input_size, dropout, module, class_name, package = _VARIANTS[variant]
     extra = None if variant == "lite0" else "lite"
     weights_file = getattr(
         import_optional(module, extra=extra, package=package), class_name
@@ -291,13 +328,15 @@ def load_efficientnet_lite(variant="lite0"):
 def preprocess_pil(image, size, *, draft=False):
     """Turn a PIL image into an EfficientNet-Lite input array.
 
-    The image is converted to RGB (transparent pixels are composited over
-    white), its shorter side is resized with bicubic interpolation to
-    ``size + 32`` pixels (256 for 224, the evaluation crop of the weights'
-    authors), the central ``size x size`` square is cropped, and the pixel
-    values are standardised as ``(x - 127) / 128``. Resizing the shorter side
-    and cropping keeps the aspect ratio; it gives more confident and more
-    accurate ImageNet predictions than squashing the whole image to a square.
+    This is the evaluation preprocessing of the weights' authors: the image is
+    converted to 8-bit RGB (transparent pixels composited over white, 16-bit
+    grayscale scaled down rather than clipped), the central
+    square covering ``size / (size + 32)`` of the shorter side is cropped (the
+    classic 224-out-of-256 crop for ``size=224``) and resized to ``size x size``
+    with bicubic interpolation, and pixel values are standardised as
+    ``(x - 127) / 128``. Keeping the aspect ratio this way gives more confident
+    and more accurate ImageNet predictions than squashing the whole image to a
+    square.
 
     Parameters
     ----------
@@ -307,10 +346,10 @@ def preprocess_pil(image, size, *, draft=False):
         Side of the square output, e.g. the ``input_size`` returned by
         :func:`load_efficientnet_lite`.
     draft : bool, default=False
-        Let the JPEG decoder downscale by a power of two while decoding when the
-        image is much larger than needed (much faster on big photos, very
-        slightly different pixels). Only takes effect on a JPEG image that has
-        not been loaded yet, and then modifies ``image`` in place.
+        Let the JPEG decoder downscale by 2, 4 or 8 while decoding when the image
+        is much larger than needed: much faster on big photos, very slightly
+        different pixels. Only takes effect on a JPEG image that has not been
+        loaded yet, and then modifies ``image`` in place.
 
     Returns
     -------
@@ -324,29 +363,32 @@ def preprocess_pil(image, size, *, draft=False):
     >>> preprocess_pil(Image.new("RGB", (640, 480), "white"), 224).shape
     (3, 224, 224)
     """
-    resize = size + 32
     if draft:
-        image.draft("RGB", (resize, resize))
+        image.draft("RGB", (size + _CROP_PADDING, size + _CROP_PADDING))
     image = _to_rgb(image)
     width, height = image.size
-    scale = resize / min(width, height)
-    new_width = max(size, round(width * scale))
-    new_height = max(size, round(height * scale))
-    left = (new_width - size) // 2
-    top = (new_height - size) // 2
+    side = min(width, height) * size / (size + _CROP_PADDING)
+    left = (width - side) / 2
+    top = (height - side) / 2
     image = image.resize(
-        (new_width, new_height),
-        Image.Resampling.BICUBIC,
-        box=None,
-        reducing_gap=None,
-    ).crop((left, top, left + size, top + size))
+        (size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side)
+    )
     array = np.asarray(image, dtype=np.float32)
     return ((array - _MEAN) / _STD).transpose(2, 0, 1).copy()
 
 
 def _to_rgb(image):
-    """Convert ``image`` to RGB, compositing any transparency over white."""
-    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (
+    """Convert ``image`` to 8-bit RGB, compositing any transparency over white.
+
+    16-bit grayscale (``"I;16"``, and ``"I"`` with values above 255, as older
+    Pillow opens 16-bit PNG files) is scaled down to 8 bits instead of clipped.
+    """
+    if image.mode in _SIXTEEN_BIT or (
+        image.mode == "I" and image.getextrema()[1] > 255
+    ):
+        values = np.asarray(image, dtype=np.float64) / 257
+        image = Image.fromarray(np.clip(values.round(), 0, 255).astype(np.uint8))
+    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa"} or (
         "transparency" in image.info
     )
     if not has_alpha:
