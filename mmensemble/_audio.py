@@ -357,10 +357,10 @@ class MFCCEncoder(BaseCellEncoder):
                     "items"
                 )
             samples, sr = cell
-            if not isinstance(sr, Real) or isinstance(sr, bool) or not sr > 0:
+            if not isinstance(sr, Real) or isinstance(sr, bool) or not 0 < sr < np.inf:
                 raise ValueError(
                     f"the sample rate of an (array, sr) cell must be a positive "
-                    f"number, got {sr!r}"
+                    f"finite number, got {sr!r}"
                 )
             waveform = _as_waveform(samples)
             self._check_duration(len(waveform), sr)
@@ -378,6 +378,11 @@ class MFCCEncoder(BaseCellEncoder):
                 f"{type(cell).__name__} {cell!r}"
             )
         if sr != self.sr:
+            if len(waveform) * self.sr < sr:
+                raise ValueError(
+                    f"the clip of {len(waveform)} sample(s) at {sr!r} Hz is shorter "
+                    f"than one sample at sr={self.sr}"
+                )
             librosa = import_optional("librosa")
             waveform = librosa.resample(waveform, orig_sr=sr, target_sr=self.sr)
         return np.ascontiguousarray(waveform)
@@ -735,10 +740,18 @@ def _as_waveform(samples):
 
 
 def _check_finite(waveform):
+    """Reject NaN and inf samples, and samples that overflow float32."""
     finite = np.isfinite(waveform)
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise ValueError(
             f"the waveform has {bad.size} non-finite sample(s) (NaN or inf), the "
             f"first at sample {bad[0]}"
+        )
+    overflowing = np.abs(waveform) > np.finfo(np.float32).max
+    if overflowing.any():
+        raise ValueError(
+            f"the waveform has {np.count_nonzero(overflowing)} sample(s) beyond the "
+            f"float32 range, the first at sample {np.flatnonzero(overflowing)[0]}; "
+            "audio samples are expected in [-1, 1]"
         )

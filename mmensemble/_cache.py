@@ -241,9 +241,13 @@ def cell_identity(cell, *, file_identity="stat"):
     key : str or None
     """
     digest = hashlib.blake2b(digest_size=20)
-    if not _feed(digest, cell, file_identity):
+    try:
+        identified = _feed(digest, cell, file_identity)
+    except (OSError, TypeError, ValueError):
+        # e.g. a path with a NUL byte, a ragged (array, sr) tuple, an array
+        # whose dtype has no buffer: not cached; decoding says what is wrong
         return None
-    return digest.hexdigest()
+    return digest.hexdigest() if identified else None
 
 
 def _feed(digest, cell, file_identity):

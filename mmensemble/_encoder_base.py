@@ -32,12 +32,39 @@ from ._exceptions import CellDecodeError
 
 __all__ = ["BaseCellEncoder", "BadCellWarning"]
 
+_ERROR_COLUMNS = ("row", "column", "reason")
+
 
 class BadCellWarning(UserWarning):
     """Cells that could not be decoded were treated as missing."""
 
 
-class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class ErrorsTableMixin:
+    """Keep an ``errors_`` table of bad cells savable by ``mmensemble.save``.
+
+    skops cannot write a DataFrame attribute, so the state holds ``errors_``
+    as a dict of lists, from which ``__setstate__`` rebuilds the table.
+    """
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        errors = state.get("errors_")
+        if isinstance(errors, pd.DataFrame):
+            state["errors_"] = {
+                column: errors[column].tolist() for column in _ERROR_COLUMNS
+            }
+        return state
+
+    def __setstate__(self, state):
+        errors = state.get("errors_")
+        if isinstance(errors, dict):
+            state = {**state, "errors_": _errors_table(errors)}
+        super().__setstate__(state)
+
+
+class BaseCellEncoder(
+    ErrorsTableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Base class of the encoders that turn a column of cells into vectors.
 
     Subclasses implement ``_decode(cell)`` (thread safe; raise on a bad cell),
@@ -95,7 +122,7 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.fingerprint_ = encoder_fingerprint(
             self, libraries=self._libraries, extra=self._fingerprint_extra()
         )
-        self.errors_ = _errors_frame([])
+        self.errors_ = errors_frame([])
         del cells
         return self
 
@@ -144,7 +171,7 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 errors.extend(batch_errors)
                 progress.update(len(positions) + len(batch_errors))
         cache.prune()
-        self.errors_ = _errors_frame(errors)
+        self.errors_ = errors_frame(errors)
         if errors:
             warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)
         return out
@@ -260,7 +287,7 @@ class BaseCellEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.n_features_out_
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the live object keeps them
         for name in self._runtime_attributes:
             state.pop(name, None)
         return state
@@ -297,15 +324,40 @@ def _remote_backend_active():
 _LOCAL_BACKENDS = ("loky", "threading", "multiprocessing", "sequential")
 
 
-def _errors_frame(errors):
-    """Tabulate the cells that failed to decode."""
-    return pd.DataFrame(
+def errors_frame(errors):
+    """Tabulate cells that failed to decode: columns ``row``, ``column``, ``reason``.
+
+    Parameters
+    ----------
+    errors : iterable of CellDecodeError
+
+    Returns
+    -------
+    table : DataFrame
+    """
+    errors = list(errors)
+    return _errors_table(
         {
-            "row": [error.row for error in errors],
-            "column": [error.column for error in errors],
-            "reason": [error.reason for error in errors],
+            column: [getattr(error, column) for error in errors]
+            for column in _ERROR_COLUMNS
         }
     )
+
+
+def _errors_table(columns):
+    """The ``errors_`` DataFrame from a dict of lists (object columns)."""
+    return pd.DataFrame(
+        {name: pd.Series(columns[name], dtype=object) for name in _ERROR_COLUMNS},
+        columns=_ERROR_COLUMNS,
+    )
+
+
+def concat_errors(tables):
+    """Stack ``errors_`` tables into one (the empty table when there are none)."""
+    tables = [table for table in tables if len(table)]
+    if not tables:
+        return errors_frame([])
+    return pd.concat(tables, ignore_index=True)[list(_ERROR_COLUMNS)]
 
 
 def _bad_cells_message(errors, shown=10):

@@ -5,7 +5,7 @@ so ``except MMEnsembleError`` catches them all. Where a builtin exception type i
 conventional (``ValueError`` for bad data), the package class derives from both.
 """
 
-__all__ = ["CellDecodeError", "MMEnsembleError"]
+__all__ = ["CellDecodeError", "ColumnNotFoundError", "MMEnsembleError"]
 
 
 class MMEnsembleError(Exception):
@@ -39,6 +39,17 @@ class CellDecodeError(MMEnsembleError, ValueError):
 
     def __reduce__(self):
         return type(self), (self.row, self.column, self.value, self.reason)
+
+
+class ColumnNotFoundError(MMEnsembleError, KeyError, ValueError):
+    """A column named in a modality's column spec is not in ``X``.
+
+    A ``KeyError``, as pandas raises for an unknown column, and a
+    ``ValueError``, as scikit-learn's ``ColumnTransformer`` raises.
+    """
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
 
 
 def _abbreviate(value, width=80):

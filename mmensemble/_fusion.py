@@ -8,13 +8,19 @@ from joblib import Parallel, delayed
 from sklearn.base import TransformerMixin
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
+from ._encoder_base import concat_errors
 from ._modality import (
     BaseModalityComposition,
     apply_on_error,
     as_frame,
     checked_modality,
+    fitted_errors,
     resolve_columns,
 )
 
@@ -104,6 +110,11 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
 
     missing_modalities_ : list of str
         Modalities that get a missing-indicator column.
+
+    errors_ : DataFrame
+        The cells found bad during ``fit`` and treated as missing, one line
+        each: ``row`` (index label), ``column``, ``reason``. Empty when every
+        cell could be decoded.
 
     n_features_in_ : int
         Number of columns seen during fit.
@@ -199,7 +210,9 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         frame = as_frame(X)
         validate_data(self, frame, reset=True, skip_check_array=True)
         weights = self._check_weights(triples)
-        y = None if y is None else np.asarray(y)
+        if y is not None:
+            y = np.asarray(y)
+            check_consistent_length(frame, y)
         active = [
             (
                 name,
@@ -209,10 +222,12 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
             for name, est, cols in triples
             if not (isinstance(est, str) and est == "drop")
         ]
-        results = Parallel(n_jobs=self.n_jobs)(
+        fitted_blocks = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_encode_block)(name, est, frame, cols, y, self.on_error)
             for name, est, cols in active
         )
+        self.errors_ = concat_errors(errors for *_, errors in fitted_blocks)
+        results = [result for *result, _ in fitted_blocks]
         self.modalities_ = [
             (name, fitted, cols)
             for (name, _, cols), (fitted, _, _) in zip(active, results, strict=True)
@@ -347,8 +362,13 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
 
 
 def _fit_encode_block(name, estimator, frame, columns, y, on_error=None):
-    """Fit one modality's encoder on its present rows and encode all rows."""
-    data, missing = checked_modality(frame, columns, estimator, on_error)
+    """Fit one modality's encoder on its present rows and encode all rows.
+
+    Returns the fitted encoder, the block, the rows where the modality is
+    missing (missing cells, and cells found bad under ``on_error="missing"``)
+    and the table of those bad cells.
+    """
+    data, missing, errors = checked_modality(frame, columns, estimator, on_error)
     present = ~missing
     if not present.any():
         raise ValueError(
@@ -361,12 +381,13 @@ def _fit_encode_block(name, estimator, frame, columns, y, on_error=None):
             data[present], None if y is None else y[present]
         )
         block = _place_rows(_as_matrix(encoded), present)
-    return estimator, block, missing | _all_nan_rows(block)
+        errors = concat_errors([errors, fitted_errors(estimator)])
+    return estimator, block, missing | _all_nan_rows(block), errors
 
 
 def _encode_block(name, estimator, frame, columns, on_error=None):
     """Encode all present rows of one modality with its fitted encoder."""
-    data, missing = checked_modality(frame, columns, estimator, on_error)
+    data, missing, _ = checked_modality(frame, columns, estimator, on_error)
     if isinstance(estimator, str):
         block = _passthrough(name, data)
     elif missing.all():

@@ -16,17 +16,24 @@ from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition
 
 from ._cells import missing_mask
-from ._encoder_base import BadCellWarning, _bad_cells_message
-from ._exceptions import CellDecodeError
+from ._encoder_base import (
+    BadCellWarning,
+    ErrorsTableMixin,
+    _bad_cells_message,
+    concat_errors,
+    errors_frame,
+)
+from ._exceptions import CellDecodeError, ColumnNotFoundError
 
 __all__ = ["BaseModalityComposition", "as_frame", "select_columns"]
 
 
-class BaseModalityComposition(_BaseComposition):
+class BaseModalityComposition(ErrorsTableMixin, _BaseComposition):
     """Nested ``get_params``/``set_params`` over a ``modalities`` list of triples.
 
     Parameters of a modality's estimator are addressed as ``<name>__<param>``,
     and a whole estimator can be replaced with ``set_params(<name>=...)``.
+    Fitted fusion estimators keep the cells they found bad in ``errors_``.
     """
 
     _required_parameters = ["modalities"]
@@ -129,6 +136,7 @@ def as_frame(X):
     Returns
     -------
     frame : DataFrame
+        With unique column names (a ``ValueError`` otherwise).
     """
     frame = _to_frame(X)
     n_samples, n_columns = frame.shape
@@ -141,6 +149,12 @@ def as_frame(X):
         raise ValueError(
             f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of "
             "1 is required."
+        )
+    duplicated = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(
+            f"X has several columns named {duplicated!r}; every column of X must "
+            "have its own name, so that a column spec selects one column"
         )
     return frame
 
@@ -205,7 +219,7 @@ def resolve_columns(columns, frame):
         return list(frame.columns[columns])
     if np.isscalar(columns):
         if columns not in frame.columns:
-            raise KeyError(
+            raise ColumnNotFoundError(
                 f"column {columns!r} is not in X; its columns are "
                 f"{list(frame.columns)!r}"
             )
@@ -215,7 +229,7 @@ def resolve_columns(columns, frame):
         return list(frame.columns[np.asarray(columns, dtype=bool)])
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
-        raise KeyError(
+        raise ColumnNotFoundError(
             f"columns {unknown!r} are not in X; its columns are {list(frame.columns)!r}"
         )
     return columns
@@ -254,12 +268,14 @@ def checked_modality(frame, columns, estimator, on_error):
     data : Series or DataFrame
         The modality's cells, with bad cells replaced by None.
     missing : ndarray of bool of shape (n_samples,)
+    errors : DataFrame
+        The bad cells treated as missing (``row``, ``column``, ``reason``).
     """
     data = select_columns(frame, columns)
     missing = missing_mask(data)
     vectorizer = _text_vectorizer(estimator)
     if vectorizer is None or not isinstance(data, pd.Series):
-        return data, missing
+        return data, missing, errors_frame([])
     errors = []
     for position in np.flatnonzero(~missing):
         reason = _text_cell_problem(data.iat[position], vectorizer)
@@ -280,7 +296,7 @@ def checked_modality(frame, columns, estimator, on_error):
             BadCellWarning,
             stacklevel=3,
         )
-    return data, missing
+    return data, missing, errors_frame(error for _, error in errors)
 
 
 def _text_vectorizer(estimator):
@@ -314,3 +330,36 @@ def apply_on_error(estimator, on_error):
         if name == "on_error" or name.endswith("__on_error")
     ]
     return estimator.set_params(**dict.fromkeys(names, on_error))
+
+
+def fitted_errors(estimator):
+    """The ``errors_`` tables of a fitted estimator and of its nested estimators.
+
+    A fusion estimator's own table already holds those of the encoders it
+    fitted (clones, not its parameters), so nested tables are not counted
+    twice.
+
+    Parameters
+    ----------
+    estimator : estimator or str
+
+    Returns
+    -------
+    errors : DataFrame
+        Columns ``row``, ``column``, ``reason``.
+    """
+    if isinstance(estimator, str):
+        return errors_frame([])
+    candidates = [estimator]
+    if hasattr(estimator, "get_params"):
+        candidates.extend(
+            value
+            for value in estimator.get_params(deep=True).values()
+            if hasattr(value, "get_params")
+        )
+    tables = {
+        id(candidate): candidate.errors_
+        for candidate in candidates
+        if isinstance(getattr(candidate, "errors_", None), pd.DataFrame)
+    }
+    return concat_errors(tables.values())

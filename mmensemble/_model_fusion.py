@@ -4,6 +4,14 @@ One base model per modality, fitted only on the rows where its modality is
 present; per-modality predictions (in-sample or out-of-fold) laid out over all
 rows, with the rows where the modality is missing flagged rather than filled
 with made-up numbers.
+
+A modality whose estimator is a pipeline starting with a cell encoder
+(``make_pipeline(ImageEncoder(), LogisticRegression())``) is encoded once per
+call, by that encoder alone; the rest of the pipeline is fitted, cross-validated
+and applied on the encoded rows. A cell the encoder could not decode (an
+all-NaN output row under ``on_error="missing"``) is then a missing modality for
+that row, exactly like a missing cell, instead of a NaN row that the model
+after the encoder could not take.
 """
 
 from numbers import Integral
@@ -11,14 +19,27 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    column_or_1d,
+)
 
-from ._modality import BaseModalityComposition, checked_modality, resolve_columns
+from ._encoder_base import BaseCellEncoder, concat_errors
+from ._modality import (
+    BaseModalityComposition,
+    apply_on_error,
+    checked_modality,
+    fitted_errors,
+    resolve_columns,
+)
 
 __all__ = []
 
@@ -30,19 +51,28 @@ class _BaseModelFusion(BaseModalityComposition):
 
     Fitting sets ``modalities_`` (name, fitted estimator, resolved columns) of
     the modalities that are not ``"drop"``, ``estimators_`` and
-    ``named_estimators_`` (with ``"drop"`` placeholders, as in sklearn).
+    ``named_estimators_`` (with ``"drop"`` placeholders, as in sklearn), and
+    ``errors_``, the cells found bad under ``on_error="missing"``.
     """
 
     _parameter_constraints: dict = {
         "modalities": [list],
+        "on_error": [StrOptions({"raise", "missing"}), None],
         "n_jobs": [None, Integral],
     }
 
     def _active_modalities(self, frame):
-        """Validate the triples; return the kept ones with resolved columns."""
+        """Validate the triples; return the kept ones with resolved columns.
+
+        The estimators are clones with the ``on_error`` policy applied.
+        """
         triples = self._check_modalities(allow=("drop",))
         active = [
-            (name, estimator, resolve_columns(columns, frame))
+            (
+                name,
+                apply_on_error(clone(estimator), self.on_error),
+                resolve_columns(columns, frame),
+            )
             for name, estimator, columns in triples
             if not (isinstance(estimator, str) and estimator == "drop")
         ]
@@ -57,11 +87,13 @@ class _BaseModelFusion(BaseModalityComposition):
         """Fit a clone of every kept modality's estimator on its present rows.
 
         Returns the unfitted kept triples, each modality's data (Series or
-        DataFrame) and the (n_samples, n_modalities) boolean matrix of present
-        cells.
+        DataFrame of cells, or the encoded rows of a pipeline that starts with
+        a cell encoder) and the (n_samples, n_modalities) boolean matrix of
+        present cells. Sets ``errors_``.
         """
         active = self._active_modalities(frame)
-        data, present = _modality_data(frame, active)
+        models = [(name, clone(estimator), cols) for name, estimator, cols in active]
+        data, present, errors = self._modality_data(frame, models, fit=True)
         for (name, _, _), column in zip(active, present.T, strict=True):
             if not column.any():
                 raise ValueError(
@@ -71,16 +103,21 @@ class _BaseModelFusion(BaseModalityComposition):
         if is_classifier(self):
             self._seen_classes = [np.unique(y[column]) for column in present.T]
         fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_present)(clone(estimator), cells, y, column)
+            delayed(_fit_present)(_downstream(estimator), cells, y, column)
             for (_, estimator, _), cells, column in zip(
-                active, data, present.T, strict=True
+                models, data, present.T, strict=True
             )
         )
+        self.errors_ = concat_errors(
+            [errors, *(fitted_errors(estimator) for estimator in fitted)]
+        )
         self.modalities_ = [
-            (name, estimator, columns)
-            for (name, _, columns), estimator in zip(active, fitted, strict=True)
+            (name, _rejoin(estimator, downstream), columns)
+            for (name, estimator, columns), downstream in zip(
+                models, fitted, strict=True
+            )
         ]
-        self.estimators_ = list(fitted)
+        self.estimators_ = [estimator for _, estimator, _ in self.modalities_]
         by_name = {name: estimator for name, estimator, _ in self.modalities_}
         self.named_estimators_ = Bunch(
             **{name: by_name.get(name, "drop") for name, _, _ in self.modalities}
@@ -97,7 +134,7 @@ class _BaseModelFusion(BaseModalityComposition):
         splits = list(cv.split(np.zeros((len(y), 1)), y))
         outputs = Parallel(n_jobs=self.n_jobs)(
             delayed(_cross_val_predict_present)(
-                clone(estimator),
+                clone(_downstream(estimator)),
                 cells,
                 y,
                 column,
@@ -123,7 +160,7 @@ class _BaseModelFusion(BaseModalityComposition):
         arrays, NaN in missing rows) and the (n_samples, n_modalities) boolean
         matrix of present cells.
         """
-        data, present = _modality_data(frame, self.modalities_)
+        data, present, _ = self._modality_data(frame, self.modalities_, fit=False)
         outputs = []
         for index, ((_, estimator, _), cells, column, method, tail) in enumerate(
             zip(self.modalities_, data, present.T, methods, tails, strict=True)
@@ -131,9 +168,36 @@ class _BaseModelFusion(BaseModalityComposition):
             if not column.any():
                 outputs.append(np.full((len(column), *tail), np.nan))
                 continue
-            output = _predict_present(estimator, cells, column, method)
+            output = _predict_present(_downstream(estimator), cells, column, method)
             outputs.append(self._all_class_columns(index, output, method))
         return outputs, present
+
+    def _modality_data(self, frame, triples, *, fit):
+        """Each modality's model input and the matrix of rows where it is present.
+
+        Text cells of a text-vectorizer modality are checked, and the leading
+        cell encoder of a pipeline encodes its present cells (fitted first
+        when ``fit``); cells found bad under ``on_error="missing"`` become
+        missing. Returns the inputs, the (n_samples, n_modalities) boolean
+        matrix of present cells and the table of bad cells.
+        """
+        data, present, errors = [], [], []
+        for _, estimator, columns in triples:
+            cells, missing, bad_cells = checked_modality(
+                frame, columns, estimator, self.on_error
+            )
+            errors.append(bad_cells)
+            encoder = _leading_encoder(estimator)
+            if encoder is not None and not missing.all():
+                if fit:
+                    encoder.fit(cells[~missing])
+                cells, failed = _encode_present(encoder, cells, ~missing)
+                if failed.any():
+                    errors.append(encoder.errors_)
+                missing = missing | failed
+            data.append(cells)
+            present.append(~missing)
+        return data, np.column_stack(present), concat_errors(errors)
 
     def _all_class_columns(self, index, output, method):
         """Give class scores a column for every class, not only those seen.
@@ -181,7 +245,13 @@ class _BaseModelFusion(BaseModalityComposition):
         return encoded
 
     def _check_regression_target(self, y):
-        y = column_or_1d(y, warn=True)
+        y = check_array(
+            column_or_1d(y, warn=True),
+            ensure_2d=False,
+            dtype="numeric",
+            input_name="y",
+            estimator=self,
+        )
         self.target_mean_ = float(np.mean(y))
         return y
 
@@ -210,19 +280,41 @@ class _BaseModelFusion(BaseModalityComposition):
         return tags
 
 
-def _modality_data(frame, triples):
-    """Each modality's cells and the matrix of rows where it is present.
+def _leading_encoder(estimator):
+    """The cell encoder a modality's pipeline starts with, or None."""
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+        first = estimator.steps[0][1]
+        if isinstance(first, BaseCellEncoder):
+            return first
+    return None
 
-    Text cells of a text-vectorizer modality are checked: a cell that is not
-    a text raises a :class:`~mmensemble.CellDecodeError` naming its row.
+
+def _downstream(estimator):
+    """The part of a modality's estimator that takes its model input.
+
+    The pipeline after its leading cell encoder (sharing its steps), or the
+    estimator itself.
     """
-    checked = [
-        checked_modality(frame, columns, estimator, None)
-        for _, estimator, columns in triples
-    ]
-    data = [cells for cells, _ in checked]
-    present = np.column_stack([~missing for _, missing in checked])
-    return data, present
+    return estimator[1:] if _leading_encoder(estimator) is not None else estimator
+
+
+def _rejoin(estimator, downstream):
+    """The modality's estimator with its fitted downstream part in place.
+
+    ``downstream`` may be a copy (fitted in another process).
+    """
+    if _leading_encoder(estimator) is None:
+        return downstream
+    estimator.steps = [estimator.steps[0], *downstream.steps]
+    return estimator
+
+
+def _encode_present(encoder, cells, present):
+    """Encode the present cells; NaN rows elsewhere. Also the rows that failed."""
+    rows = np.asarray(encoder.transform(cells[present]))
+    encoded = np.full((len(present), rows.shape[1]), np.nan, dtype=rows.dtype)
+    encoded[present] = rows
+    return encoded, present & np.isnan(encoded).all(axis=1)
 
 
 def _present_rows(values, present):

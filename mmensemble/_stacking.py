@@ -312,6 +312,16 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     random_state : int, RandomState instance or None, default=None
         Seed of the modality dropout draws.
 
+    on_error : {"raise", "missing"}, default=None
+        Policy for cells that cannot be decoded, applied to every encoder that
+        has an ``on_error`` parameter (overriding its own) and to the cells of
+        text modalities (a text vectorizer, alone or first in a pipeline,
+        needs str cells or bytes in its encoding): ``"raise"`` raises a
+        :class:`~mmensemble.CellDecodeError` naming the row and column,
+        ``"missing"`` treats the cell as a missing modality (with one warning
+        listing the rows). None keeps each encoder's own setting and raises on
+        bad text cells. See Notes for pipelines that start with an encoder.
+
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators (and computing their
         out-of-fold predictions) in parallel (joblib).
@@ -349,6 +359,11 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
 
     missing_modalities_ : list of str
         Modalities that get a ``<name>__missing`` indicator meta-feature.
+
+    errors_ : DataFrame
+        The cells found bad during ``fit`` and treated as missing, one line
+        each: ``row`` (index label), ``column``, ``reason``. Empty when every
+        cell could be decoded.
 
     passthrough_columns_ : list
         The passthrough columns.
@@ -396,6 +411,18 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     the predictions are those of :class:`~sklearn.ensemble.StackingClassifier`
     over the same estimators, ``cv`` and final estimator.
 
+    Bad cells: when a modality's estimator is a
+    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
+    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
+    that encoder encodes the modality's cells once per call, and the rest of
+    the pipeline is fitted, and cross-validated for the out-of-fold
+    predictions, on the encoded rows (each row is encoded once, not once per
+    fold). The encoders are pretrained, so the fitted pipeline is the one
+    ``pipeline.fit`` would give.
+    A cell the encoder cannot decode under ``on_error="missing"`` (its
+    all-NaN output row) then makes the modality missing in that row, as a
+    missing cell does, rather than reaching the model after the encoder.
+
     Examples
     --------
     >>> import numpy as np
@@ -434,6 +461,7 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         passthrough=False,
         modality_dropout=0.25,
         random_state=None,
+        on_error=None,
         n_jobs=None,
         verbose=0,
     ):
@@ -444,6 +472,7 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         self.passthrough = passthrough
         self.modality_dropout = modality_dropout
         self.random_state = random_state
+        self.on_error = on_error
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -567,6 +596,16 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     random_state : int, RandomState instance or None, default=None
         Seed of the modality dropout draws.
 
+    on_error : {"raise", "missing"}, default=None
+        Policy for cells that cannot be decoded, applied to every encoder that
+        has an ``on_error`` parameter (overriding its own) and to the cells of
+        text modalities (a text vectorizer, alone or first in a pipeline,
+        needs str cells or bytes in its encoding): ``"raise"`` raises a
+        :class:`~mmensemble.CellDecodeError` naming the row and column,
+        ``"missing"`` treats the cell as a missing modality (with one warning
+        listing the rows). None keeps each encoder's own setting and raises on
+        bad text cells. See Notes for pipelines that start with an encoder.
+
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators (and computing their
         out-of-fold predictions) in parallel (joblib).
@@ -602,6 +641,11 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
 
     missing_modalities_ : list of str
         Modalities that get a ``<name>__missing`` indicator meta-feature.
+
+    errors_ : DataFrame
+        The cells found bad during ``fit`` and treated as missing, one line
+        each: ``row`` (index label), ``column``, ``reason``. Empty when every
+        cell could be decoded.
 
     passthrough_columns_ : list
         The passthrough columns.
@@ -639,6 +683,18 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     the predictions are those of :class:`~sklearn.ensemble.StackingRegressor`
     over the same estimators, ``cv`` and final estimator.
 
+    Bad cells: when a modality's estimator is a
+    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
+    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
+    that encoder encodes the modality's cells once per call, and the rest of
+    the pipeline is fitted, and cross-validated for the out-of-fold
+    predictions, on the encoded rows (each row is encoded once, not once per
+    fold). The encoders are pretrained, so the fitted pipeline is the one
+    ``pipeline.fit`` would give.
+    A cell the encoder cannot decode under ``on_error="missing"`` (its
+    all-NaN output row) then makes the modality missing in that row, as a
+    missing cell does, rather than reaching the model after the encoder.
+
     Examples
     --------
     >>> import numpy as np
@@ -668,6 +724,7 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
         passthrough=False,
         modality_dropout=0.25,
         random_state=None,
+        on_error=None,
         n_jobs=None,
         verbose=0,
     ):
@@ -677,6 +734,7 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
         self.passthrough = passthrough
         self.modality_dropout = modality_dropout
         self.random_state = random_state
+        self.on_error = on_error
         self.n_jobs = n_jobs
         self.verbose = verbose
 

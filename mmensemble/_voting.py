@@ -168,6 +168,16 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         (n_samples, n_modalities * n_classes) rather than (n_modalities,
         n_samples, n_classes).
 
+    on_error : {"raise", "missing"}, default=None
+        Policy for cells that cannot be decoded, applied to every encoder that
+        has an ``on_error`` parameter (overriding its own) and to the cells of
+        text modalities (a text vectorizer, alone or first in a pipeline,
+        needs str cells or bytes in its encoding): ``"raise"`` raises a
+        :class:`~mmensemble.CellDecodeError` naming the row and column,
+        ``"missing"`` treats the cell as a missing modality (with one warning
+        listing the rows). None keeps each encoder's own setting and raises on
+        bad text cells. See Notes for pipelines that start with an encoder.
+
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators in parallel (joblib).
 
@@ -184,6 +194,11 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
 
     weights_ : ndarray of shape (n_kept_modalities,)
         The weights used, in the order of ``estimators_``.
+
+    errors_ : DataFrame
+        The cells found bad during ``fit`` and treated as missing, one line
+        each: ``row`` (index label), ``column``, ``reason``. Empty when every
+        cell could be decoded.
 
     le_ : :class:`~sklearn.preprocessing.LabelEncoder`
         Encodes the labels as the integers the estimators are fitted on.
@@ -221,6 +236,17 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     With a single modality, or with no missing data, the predictions are those
     of :class:`~sklearn.ensemble.VotingClassifier` over the same estimators and
     weights.
+
+    Bad cells: when a modality's estimator is a
+    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
+    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
+    that encoder encodes the modality's cells once per call, and the rest of
+    the pipeline is fitted (and cross-validated when ``weights="auto"``) on
+    the encoded rows. The encoders are pretrained, so the fitted pipeline is
+    the one ``pipeline.fit`` would give.
+    A cell the encoder cannot decode under ``on_error="missing"`` (its
+    all-NaN output row) then makes the modality missing in that row, as a
+    missing cell does, rather than reaching the model after the encoder.
 
     Examples
     --------
@@ -260,6 +286,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         weights=None,
         cv=None,
         flatten_transform=True,
+        on_error=None,
         n_jobs=None,
     ):
         self.modalities = modalities
@@ -267,6 +294,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         self.weights = weights
         self.cv = cv
         self.flatten_transform = flatten_transform
+        self.on_error = on_error
         self.n_jobs = n_jobs
 
     @property
@@ -443,6 +471,16 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
         :func:`~sklearn.model_selection.cross_val_predict`: None means 5-fold.
         Unused otherwise.
 
+    on_error : {"raise", "missing"}, default=None
+        Policy for cells that cannot be decoded, applied to every encoder that
+        has an ``on_error`` parameter (overriding its own) and to the cells of
+        text modalities (a text vectorizer, alone or first in a pipeline,
+        needs str cells or bytes in its encoding): ``"raise"`` raises a
+        :class:`~mmensemble.CellDecodeError` naming the row and column,
+        ``"missing"`` treats the cell as a missing modality (with one warning
+        listing the rows). None keeps each encoder's own setting and raises on
+        bad text cells. See Notes for pipelines that start with an encoder.
+
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators in parallel (joblib).
 
@@ -459,6 +497,11 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
 
     weights_ : ndarray of shape (n_kept_modalities,)
         The weights used, in the order of ``estimators_``.
+
+    errors_ : DataFrame
+        The cells found bad during ``fit`` and treated as missing, one line
+        each: ``row`` (index label), ``column``, ``reason``. Empty when every
+        cell could be decoded.
 
     target_mean_ : float
         Mean of the training target: the prediction for a row with no modality.
@@ -490,6 +533,17 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     :class:`~sklearn.ensemble.VotingRegressor` over the same estimators and
     weights.
 
+    Bad cells: when a modality's estimator is a
+    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
+    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
+    that encoder encodes the modality's cells once per call, and the rest of
+    the pipeline is fitted (and cross-validated when ``weights="auto"``) on
+    the encoded rows. The encoders are pretrained, so the fitted pipeline is
+    the one ``pipeline.fit`` would give.
+    A cell the encoder cannot decode under ``on_error="missing"`` (its
+    all-NaN output row) then makes the modality missing in that row, as a
+    missing cell does, rather than reaching the model after the encoder.
+
     Examples
     --------
     >>> import numpy as np
@@ -503,10 +557,13 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     [1.0, 2.0, 3.0, 4.0, 5.0]
     """
 
-    def __init__(self, modalities, *, weights=None, cv=None, n_jobs=None):
+    def __init__(
+        self, modalities, *, weights=None, cv=None, on_error=None, n_jobs=None
+    ):
         self.modalities = modalities
         self.weights = weights
         self.cv = cv
+        self.on_error = on_error
         self.n_jobs = n_jobs
 
     _vote_method = "predict"

@@ -8,6 +8,17 @@ import mmensemble
 matplotlib.use("Agg")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's torch work on one thread, restoring the setting after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_embedding_cache():
     """Each test starts and ends with an empty in-process embedding cache."""

@@ -337,6 +337,7 @@ def bad_cells(tmp_path):
     return {
         "nan sample": (with_nan, "non-finite sample.*first at sample 17"),
         "inf sample": (np.array([0.1, np.inf]), "non-finite"),
+        "float32 overflow": (np.array([0.1, 1e300, 0.2]), "beyond the float32 range"),
         "empty array": (np.array([], dtype=np.float32), "empty"),
         "square 2-D": (np.zeros((100, 100)), r"shape \(100, 100\) is not a multi"),
         "too many channels": (np.zeros((20, 1000)), "at most 8 channels"),
@@ -347,7 +348,9 @@ def bad_cells(tmp_path):
         "bytes": (b"RIFF....WAVE", "raw bytes"),
         "non-audio file": (str(text), "is not an audio file soundfile"),
         "no such file": (str(tmp_path / "nope.wav"), "no such audio file"),
-        "bad sr": ((np.zeros(100), -1), "positive number, got -1"),
+        "bad sr": ((np.zeros(100), -1), "positive finite number, got -1"),
+        "infinite sr": ((np.zeros(100), np.inf), "positive finite number, got inf"),
+        "sub-sample clip": ((np.zeros(3), 1e9), "shorter than one sample"),
         "long tuple": ((np.zeros(100), 8000, 1), "tuple of 3 items"),
         "too long": (np.zeros(8000 * 3, dtype=np.float32), "lasts 3.0 s.*max_duration"),
     }
@@ -358,6 +361,7 @@ def bad_cells(tmp_path):
     [
         "nan sample",
         "inf sample",
+        "float32 overflow",
         "empty array",
         "square 2-D",
         "too many channels",
@@ -369,6 +373,8 @@ def bad_cells(tmp_path):
         "non-audio file",
         "no such file",
         "bad sr",
+        "infinite sr",
+        "sub-sample clip",
         "long tuple",
         "too long",
     ],
