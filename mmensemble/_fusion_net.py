@@ -8,6 +8,7 @@ private ``_net`` module), never when this module is imported.
 """
 
 import math
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -29,11 +30,20 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._encoder_base import concat_errors
 from ._fusion import _block_statistics, _encode_block, _fit_encode_block, _scale_block
-from ._modality import BaseModalityComposition, as_frame, resolve_columns
+from ._modality import (
+    BaseModalityComposition,
+    apply_on_error,
+    as_frame,
+    resolve_columns,
+)
 from ._torch_utils import resolve_device, torch
 
 __all__ = ["FusionNetClassifier", "FusionNetRegressor"]
+
+# Rebuilding a loaded model's network on first use is done by one thread.
+_REBUILD_LOCK = threading.Lock()
 
 
 class _BaseFusionNet(BaseModalityComposition):
@@ -60,6 +70,7 @@ class _BaseFusionNet(BaseModalityComposition):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "on_error": [StrOptions({"raise", "missing"}), None],
         "device": "no_validation",
         "mixed_precision": ["boolean"],
         "random_state": ["random_state"],
@@ -85,6 +96,7 @@ class _BaseFusionNet(BaseModalityComposition):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        on_error=None,
         device="auto",
         mixed_precision=True,
         random_state=None,
@@ -106,6 +118,7 @@ class _BaseFusionNet(BaseModalityComposition):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.on_error = on_error
         self.device = device
         self.mixed_precision = mixed_precision
         self.random_state = random_state
@@ -164,7 +177,11 @@ class _BaseFusionNet(BaseModalityComposition):
     def _fit_modalities(self, frame, y):
         """Fit the encoders, learn the block standardisation, encode every row."""
         active = [
-            (name, self._clone_estimator(estimator), resolve_columns(columns, frame))
+            (
+                name,
+                apply_on_error(self._clone_estimator(estimator), self.on_error),
+                resolve_columns(columns, frame),
+            )
             for name, estimator, columns in self._check_modalities()
             if not (isinstance(estimator, str) and estimator == "drop")
         ]
@@ -174,11 +191,12 @@ class _BaseFusionNet(BaseModalityComposition):
                 f"modality, got modalities={self.modalities!r}"
             )
         self.modalities_, self._standardisation = [], {}
-        encoded = []
+        encoded, errors = [], []
         for name, estimator, columns in active:
-            fitted, block, missing = _fit_encode_block(
-                name, estimator, frame, columns, y
+            fitted, block, missing, bad_cells = _fit_encode_block(
+                name, estimator, frame, columns, y, self.on_error
             )
+            errors.append(bad_cells)
             _check_block(name, block, columns)
             if missing.all():
                 raise ValueError(
@@ -188,6 +206,7 @@ class _BaseFusionNet(BaseModalityComposition):
             self._standardisation[name] = _standardisation(block[~missing])
             self.modalities_.append((name, fitted, columns))
             encoded.append((block, missing))
+        self.errors_ = concat_errors(errors)
         self.named_modalities_ = Bunch(
             **{name: estimator for name, estimator, _ in self.modalities_}
         )
@@ -200,7 +219,9 @@ class _BaseFusionNet(BaseModalityComposition):
         for (name, estimator, columns), width in zip(
             self.modalities_, self._block_widths, strict=True
         ):
-            block, missing = _encode_block(name, estimator, frame, columns)
+            block, missing = _encode_block(
+                name, estimator, frame, columns, self.on_error
+            )
             _check_block(name, block, columns)
             if block.shape[1] != width:
                 raise ValueError(
@@ -367,22 +388,28 @@ class _BaseFusionNet(BaseModalityComposition):
         """The trained network, rebuilt from its pickled weights on first use.
 
         A model trained on a GPU and loaded where CUDA is not available falls
-        back to the CPU with a warning.
+        back to the CPU with a warning. Threads predicting with a freshly
+        loaded model rebuild it once.
         """
-        if not hasattr(self, "_module"):
-            from . import _net
+        if hasattr(self, "_module"):
+            return self._module
+        with _REBUILD_LOCK:
+            if not hasattr(self, "_module"):
+                from . import _net
 
-            device = resolve_device(self.device_)
-            self.device_ = str(device)
-            self._module, self._optimizer = _net.build(
-                self._net_config,
-                device,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                state=self._module_state,
-                optimizer_state=self._optimizer_state,
-            )
-            del self._module_state, self._optimizer_state
+                device = resolve_device(self.device_)
+                module, optimizer = _net.build(
+                    self._net_config,
+                    device,
+                    lr=self.lr,
+                    weight_decay=self.weight_decay,
+                    state=self._module_state,
+                    optimizer_state=self._optimizer_state,
+                )
+                self.device_ = str(device)
+                self._optimizer = optimizer
+                self._module = module
+                del self._module_state, self._optimizer_state
         return self._module
 
     @property
@@ -415,8 +442,8 @@ class _BaseFusionNet(BaseModalityComposition):
         if module is not None:
             from . import _net
 
-            state["_module_state"] = _net.state_to_cpu(module.state_dict())
-            state["_optimizer_state"] = _net.state_to_cpu(optimizer.state_dict())
+            state["_module_state"] = _net.state_to_numpy(module.state_dict())
+            state["_optimizer_state"] = _net.state_to_numpy(optimizer.state_dict())
         return state
 
     def __sklearn_tags__(self):
@@ -504,6 +531,17 @@ _SHARED_PARAMETERS = """
     tol : float, default=1e-4
         Smallest decrease of the monitored loss that counts as an improvement.
 
+    on_error : {"raise", "missing"}, default=None
+        Policy for cells that cannot be decoded, applied to every encoder that
+        has an ``on_error`` parameter (overriding its own) and to the cells of
+        text modalities (a text vectorizer, alone or first in a pipeline,
+        needs str cells or bytes in its encoding): ``"raise"`` raises a
+        :class:`~mmensemble.CellDecodeError` naming the row and column,
+        ``"missing"`` treats the cell as a missing modality (with one warning
+        listing the rows), which the network replaces by its learned
+        "missing" embedding. None keeps each encoder's own setting and raises
+        on bad text cells.
+
     device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where to train. ``"auto"`` takes CUDA when present, else the CPU. A
         model trained on a GPU and loaded on a machine without CUDA falls back
@@ -528,6 +566,11 @@ _SHARED_ATTRIBUTES = """
 
     named_modalities_ : Bunch
         The fitted encoders by name.
+
+    errors_ : DataFrame
+        The cells found bad during ``fit`` (or the first ``partial_fit``) and
+        treated as missing, one line each: ``row`` (index label), ``column``,
+        ``reason``. Empty when every cell could be decoded.
 
     module_ : torch.nn.Module
         The trained network. After unpickling it is rebuilt on first use.
@@ -636,6 +679,7 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        on_error=None,
         class_weight=None,
         device="auto",
         mixed_precision=True,
@@ -659,6 +703,7 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            on_error=on_error,
             device=device,
             mixed_precision=mixed_precision,
             random_state=random_state,

@@ -21,7 +21,8 @@ __all__ = [
     "outputs",
     "predict",
     "seeded",
-    "state_to_cpu",
+    "state_from_numpy",
+    "state_to_numpy",
     "to_device",
     "train_epoch",
     "validation_loss",
@@ -150,7 +151,8 @@ def build(config, device, *, lr, weight_decay, state=None, optimizer_state=None)
     lr, weight_decay : float
         AdamW's learning rate and decoupled weight decay.
     state, optimizer_state : dict, default=None
-        Trained weights and optimizer state to load (from a pickle).
+        Trained weights and optimizer state to load (from a pickle), as
+        :func:`state_to_numpy` gives them.
 
     Returns
     -------
@@ -159,11 +161,11 @@ def build(config, device, *, lr, weight_decay, state=None, optimizer_state=None)
     """
     module = FusionNetwork(**config)
     if state is not None:
-        module.load_state_dict(state)
+        module.load_state_dict(state_from_numpy(state))
     module.to(device)
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     if optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)
+        optimizer.load_state_dict(state_from_numpy(optimizer_state))
     return module, optimizer
 
 
@@ -286,14 +288,29 @@ def predict(module, blocks, missing, device, *, mixed_precision):
     return output.cpu().numpy().astype(np.float64)
 
 
-def state_to_cpu(state):
-    """Copy a (nested) state dict with every tensor moved to the CPU."""
+def state_to_numpy(state):
+    """Copy a (nested) state dict with every tensor as a NumPy array.
+
+    Arrays, unlike tensors, are plain data to pickle and to ``skops``: a model
+    trained on a GPU loads anywhere, and a model file needs no torch types.
+    """
     if isinstance(state, torch.Tensor):
-        return state.detach().to("cpu", copy=True)
+        return state.detach().cpu().numpy().copy()
     if isinstance(state, dict):
-        return {key: state_to_cpu(value) for key, value in state.items()}
+        return {key: state_to_numpy(value) for key, value in state.items()}
     if isinstance(state, list | tuple):
-        return type(state)(state_to_cpu(value) for value in state)
+        return type(state)(state_to_numpy(value) for value in state)
+    return state
+
+
+def state_from_numpy(state):
+    """Invert :func:`state_to_numpy`: NumPy arrays back to CPU tensors."""
+    if isinstance(state, np.ndarray):
+        return torch.from_numpy(state)
+    if isinstance(state, dict):
+        return {key: state_from_numpy(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(state_from_numpy(value) for value in state)
     return state
 
 

@@ -71,12 +71,14 @@ def save(estimator, path):
 
     try:
         sio.dump(estimator, path)
-    except (TypeError, AttributeError, NotImplementedError) as exc:
+    except (TypeError, AttributeError, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: torch tensors, e.g. of a custom ImageEncoder backbone
         raise ModelFileError(
             f"could not save {type(estimator).__name__}: {exc}. Model files hold "
             "estimators, arrays and plain values; replace lambdas and other "
             "ad-hoc functions (e.g. column selectors) by names or library "
-            "functions"
+            "functions, and custom torch modules by a named backbone (or use "
+            "pickle, for trusted files only)"
         ) from exc
     refused = [
         name for name in sio.get_untrusted_types(file=path) if not _is_trusted(name)
