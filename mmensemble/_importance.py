@@ -9,7 +9,6 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
-from ._deps import import_optional
 from ._modality import as_frame, resolve_columns
 
 __all__ = ["modality_importance", "plot_modality_importance"]
@@ -243,7 +242,8 @@ def plot_modality_importance(importance, *, ax=None, columns=("shapley", "score_
             f"columns {unknown!r} are not in the importance table; its columns are "
             f"{list(importance.columns)!r}"
         )
-    plt = import_optional("matplotlib.pyplot", extra="plot", package="matplotlib")
+    import matplotlib.pyplot as plt
+
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 1 + 0.6 * len(importance)))
     positions = np.arange(len(importance))

@@ -1,0 +1,519 @@
+"""The ``mmensemble`` command line: ``demo``, ``fit``, ``predict``, ``evaluate``.
+
+``fit`` reads a CSV file whose columns hold image and audio file paths
+(relative to the CSV file's folder), texts and numbers, builds the estimator
+of a fusion strategy for them (:mod:`mmensemble._recipes`) and saves it with
+:func:`mmensemble.save`, together with the column roles; ``predict`` and
+``evaluate`` read that file back with :func:`mmensemble.load`, which runs no
+code from it. Errors the user can fix end the command with exit status 2 and
+one line on stderr starting ``mmensemble: error:``.
+"""
+
+import argparse
+import os
+import sys
+from contextlib import contextmanager
+
+from ._exceptions import CellDecodeError, MMEnsembleError
+from ._recipes import FUSIONS, ROLES, TASKS
+
+__all__ = ["main"]
+
+_PROG = "mmensemble"
+_MEDIA_ROLES = ("image", "audio")
+
+
+class CommandError(MMEnsembleError):
+    """A command cannot run with the given arguments, files or columns."""
+
+
+def main(argv=None):
+    """Run the ``mmensemble`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on an error the user can fix (reported on stderr).
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except MMEnsembleError as exc:
+        message = " ".join(str(exc).split())
+        print(f"{_PROG}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _parser():
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description=(
+            "Multimodal learning with scikit-learn estimators: fit, apply and "
+            "evaluate fusion models on tables of image, audio, text and numeric "
+            "columns."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands.required = True
+
+    demo = commands.add_parser(
+        "demo",
+        help="compare unimodal and fused models on the bundled spoken digits",
+        description=(
+            "Fit unimodal models (image, audio, text) and fused models (early "
+            "fusion, soft voting, stacking, fusion network) on the bundled "
+            "spoken-digits dataset, test them on speakers unseen in training, "
+            "and print their scores and the importance of each modality."
+        ),
+    )
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help="use a small subsample (a smoke test, in well under a minute)",
+    )
+    demo.add_argument(
+        "--n-jobs", type=int, default=None, metavar="N", help="parallel jobs (threads)"
+    )
+    demo.set_defaults(command=_run_demo)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit a fusion model on a CSV file and save it",
+        description=(
+            "Fit a fusion model on DATA, a CSV file, and save it to MODEL. Image "
+            "and audio columns hold file paths, relative to DATA's folder; an "
+            "empty cell means the modality is missing in that row."
+        ),
+    )
+    fit.add_argument("data", metavar="DATA.csv", help="training table")
+    fit.add_argument("--target", required=True, metavar="COL", help="target column")
+    for role, what in [
+        ("image", "column of image file paths"),
+        ("audio", "column of audio file paths"),
+        ("text", "column of texts"),
+    ]:
+        fit.add_argument(f"--{role}", metavar="COL", help=what)
+    fit.add_argument(
+        "--tabular", nargs="+", default=[], metavar="COL", help="numeric columns"
+    )
+    fit.add_argument(
+        "--fusion",
+        required=True,
+        choices=FUSIONS,
+        help=(
+            "early: features concatenated (FeatureFusion); voting: soft vote of "
+            "one model per modality; stacking: meta-learner on out-of-fold "
+            "predictions; net: shared-layer network with auxiliary heads"
+        ),
+    )
+    fit.add_argument(
+        "-o", "--output", required=True, metavar="MODEL", help="model file to write"
+    )
+    fit.add_argument(
+        "--task",
+        choices=("auto", *TASKS),
+        default="auto",
+        help="auto: regression for a continuous target, else classification",
+    )
+    fit.add_argument(
+        "--sr",
+        type=int,
+        default=16000,
+        help="sample rate the audio is analysed at (default: 16000)",
+    )
+    fit.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="input size of the image network (default: 224; smaller is faster)",
+    )
+    fit.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of the stacking folds and of the network (default: 0)",
+    )
+    fit.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="modalities fitted in parallel (joblib processes)",
+    )
+    fit.set_defaults(command=_run_fit)
+
+    predict = commands.add_parser(
+        "predict",
+        help="apply a saved model to a CSV file",
+        description=(
+            "Write the predictions of MODEL for the rows of DATA: the 'id' "
+            "column (or the row number), 'prediction' and, for classifiers "
+            "with probabilities, one 'proba_<class>' column per class."
+        ),
+    )
+    predict.add_argument("model", metavar="MODEL", help="file written by fit")
+    predict.add_argument("data", metavar="DATA.csv", help="table to predict")
+    predict.add_argument(
+        "-o", "--output", required=True, metavar="PRED.csv", help="CSV file to write"
+    )
+    predict.set_defaults(command=_run_predict)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a saved model on a labelled CSV file",
+        description=(
+            "Print accuracy and macro-F1 (classification) or R2 and MAE "
+            "(regression) of MODEL on DATA and the importance of each modality, "
+            "and draw them: confusion_matrix.png (or prediction_error.png) and "
+            "modality_importance.png in DIR."
+        ),
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="file written by fit")
+    evaluate.add_argument("data", metavar="DATA.csv", help="labelled table")
+    evaluate.add_argument(
+        "--target",
+        default=None,
+        metavar="COL",
+        help="target column (default: the one the model was fitted on)",
+    )
+    evaluate.add_argument(
+        "--out-dir",
+        default=".",
+        metavar="DIR",
+        help="folder of the figures (default: the current folder)",
+    )
+    evaluate.set_defaults(command=_run_evaluate)
+    return parser
+
+
+def _run_demo(args):
+    from ._demo import run_demo
+
+    run_demo(quick=args.quick, n_jobs=args.n_jobs)
+    return 0
+
+
+def _run_fit(args):
+    from sklearn.utils.multiclass import type_of_target
+
+    from ._persistence import save
+    from ._recipes import RoleModel, build_estimator
+
+    roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
+    if not roles:
+        raise CommandError(
+            "no input column given; name at least one with --image, --audio, "
+            "--text or --tabular"
+        )
+    frame = read_table(args.data, roles, target=args.target)
+    y = _target(frame, args.target, args.data)
+    task = args.task
+    if task == "auto":
+        continuous = type_of_target(y) == "continuous"
+        task = "regression" if continuous else "classification"
+    estimator = build_estimator(
+        args.fusion,
+        roles,
+        task=task,
+        sr=args.sr,
+        image_size=args.image_size,
+        random_state=args.random_state,
+        n_jobs=args.n_jobs,
+    )
+    model = RoleModel(
+        estimator, roles=roles, target=args.target, task=task, fusion=args.fusion
+    )
+    with _reading(args.data):
+        try:
+            estimator.fit(frame[model.columns], y)
+        except ValueError as exc:
+            if isinstance(exc, MMEnsembleError):
+                raise
+            raise CommandError(
+                f"could not fit the {args.fusion!r} model on {args.data}: {exc}"
+            ) from exc
+    save(model, args.output)
+    print(
+        f"fitted {type(estimator).__name__} ({args.fusion} fusion, {task}) on "
+        f"{len(frame)} rows of {args.data}; saved to {args.output}"
+    )
+    return 0
+
+
+def _run_predict(args):
+    import pandas as pd
+
+    model = read_model(args.model)
+    frame = read_table(args.data, model.roles)
+    X = frame[model.columns]
+    with _reading(args.data):
+        prediction = model.estimator.predict(X)
+        probabilities = (
+            model.estimator.predict_proba(X)
+            if hasattr(model.estimator, "predict_proba")
+            else None
+        )
+    out = pd.DataFrame(index=frame.index)
+    if "id" in frame.columns:
+        out["id"] = frame["id"]
+    out["prediction"] = prediction
+    if probabilities is not None:
+        for position, label in enumerate(model.estimator.classes_):
+            out[f"proba_{label}"] = probabilities[:, position]
+    try:
+        out.to_csv(args.output, index="id" not in out.columns, index_label="row")
+    except OSError as exc:
+        raise CommandError(f"could not write {args.output}: {exc}") from exc
+    print(f"wrote {len(out)} predictions to {args.output}")
+    return 0
+
+
+def _run_evaluate(args):
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        mean_absolute_error,
+        r2_score,
+    )
+
+    from ._importance import modality_importance
+
+    model = read_model(args.model)
+    target = args.target or model.target
+    frame = read_table(args.data, model.roles, target=target)
+    y = _target(frame, target, args.data)
+    X = frame[model.columns]
+    with _reading(args.data):
+        prediction = model.estimator.predict(X)
+    print(f"{model.fusion} fusion {model.task} model, {len(frame)} rows of {args.data}")
+    if model.task == "classification":
+        print(f"accuracy: {accuracy_score(y, prediction):.4f}")
+        macro_f1 = f1_score(y, prediction, average="macro", zero_division=0)
+        print(f"macro-F1: {macro_f1:.4f}")
+    else:
+        print(f"R2: {r2_score(y, prediction):.4f}")
+        print(f"MAE: {mean_absolute_error(y, prediction):.4g}")
+    importance = modality_importance(model.estimator, X, y)
+    print("modality importance (score of all modalities minus score without it;")
+    print("Shapley value over every subset of modalities):")
+    print(
+        format_table(
+            importance,
+            {"score_drop": ("score_drop", ".4f"), "shapley": ("shapley", ".4f")},
+        )
+    )
+    for path in _draw(model, y, prediction, importance, args.out_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def _draw(model, y, prediction, importance, out_dir):
+    """Draw the evaluation figures into ``out_dir``; return their paths."""
+    import matplotlib
+
+    from ._importance import plot_modality_importance
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, PredictionErrorDisplay
+
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"could not create the folder {out_dir}: {exc}") from exc
+    if model.task == "classification":
+        display = ConfusionMatrixDisplay.from_predictions(
+            y, prediction, labels=model.estimator.classes_, colorbar=False
+        )
+        name = "confusion_matrix.png"
+    else:
+        display = PredictionErrorDisplay.from_predictions(
+            y, prediction, kind="actual_vs_predicted"
+        )
+        name = "prediction_error.png"
+    display.ax_.set_title(f"{model.fusion} fusion")
+    paths = [os.path.join(out_dir, name)]
+    _save_figure(display.figure_, paths[0])
+    ax = plot_modality_importance(importance)
+    paths.append(os.path.join(out_dir, "modality_importance.png"))
+    _save_figure(ax.figure, paths[1])
+    plt.close("all")
+    return paths
+
+
+def _save_figure(figure, path):
+    try:
+        figure.savefig(path, dpi=100, bbox_inches="tight")
+    except OSError as exc:
+        raise CommandError(f"could not write {path}: {exc}") from exc
+
+
+def format_table(frame, formats):
+    """Format a DataFrame as a plain-text table, its index as the first column.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The rows; the index (named by ``frame.index.name``) labels them.
+    formats : dict of str to (str, str)
+        Header and format spec of each column to show, e.g.
+        ``{"macro_f1": ("macro-F1", ".3f")}``.
+
+    Returns
+    -------
+    table : str
+        Left-aligned labels, right-aligned values, two spaces between columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"accuracy": [0.91, 0.875]},
+    ...                       index=pd.Index(["voting", "stacking"], name="method"))
+    >>> print(format_table(scores, {"accuracy": ("accuracy", ".2f")}))
+    method    accuracy
+    voting        0.91
+    stacking      0.88
+    """
+    labels = [str(label) for label in frame.index]
+    header = [frame.index.name or ""]
+    header.extend(title for title, _ in formats.values())
+    cells = [
+        [label] + [format(row[column], spec) for column, (_, spec) in formats.items()]
+        for label, (_, row) in zip(labels, frame.iterrows(), strict=True)
+    ]
+    widths = [
+        max(len(line[i]) for line in [header, *cells]) for i in range(len(header))
+    ]
+    lines = [
+        "  ".join(
+            [line[0].ljust(widths[0])]
+            + [
+                cell.rjust(width)
+                for cell, width in zip(line[1:], widths[1:], strict=True)
+            ]
+        )
+        for line in [header, *cells]
+    ]
+    return "\n".join(lines)
+
+
+def read_table(path, roles, *, target=None):
+    """Read a CSV file for a model with the given column roles.
+
+    Only empty cells are missing (a text such as ``"NA"`` stays a text). Image
+    and audio cells are file paths; relative ones are taken relative to the
+    CSV file's folder and made absolute.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file.
+    roles : dict of str to str or list of str
+        Column(s) of each role; they must all be in the file.
+    target : str, default=None
+        The target column, which must be in the file too when given.
+
+    Returns
+    -------
+    frame : DataFrame
+        The whole table, media paths resolved and text cells as str.
+    """
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        what = "a folder, not a file" if os.path.isdir(path) else "no such file"
+        raise CommandError(f"cannot read {path}: {what}")
+    options = {"keep_default_na": False, "na_values": [""]}
+    try:
+        header = list(pd.read_csv(path, nrows=0, **options).columns)
+        wanted = list(_role_columns(roles))
+        if target is not None:
+            wanted.append(("target", target))
+        missing = [(role, column) for role, column in wanted if column not in header]
+        if missing:
+            named = ", ".join(f"{column!r} (--{role})" for role, column in missing)
+            raise CommandError(
+                f"{path} has no column {named}; its columns are {header!r}"
+            )
+        strings = {
+            column: object
+            for role, column in _role_columns(roles)
+            if role in (*_MEDIA_ROLES, "text")
+        }
+        frame = pd.read_csv(path, dtype=strings, **options)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read {path} as a CSV file: {exc}") from exc
+    folder = os.path.dirname(os.path.abspath(path))
+    for role, column in _role_columns(roles):
+        if role in _MEDIA_ROLES:
+            frame[column] = frame[column].map(
+                lambda cell: cell if pd.isna(cell) else os.path.join(folder, cell)
+            )
+    return frame
+
+
+def read_model(path):
+    """Load a model file written by ``mmensemble fit``.
+
+    Parameters
+    ----------
+    path : str
+        The model file.
+
+    Returns
+    -------
+    model : RoleModel
+        The fitted estimator with its column roles.
+    """
+    from ._persistence import load
+    from ._recipes import RoleModel
+
+    if not os.path.isfile(path):
+        raise CommandError(f"cannot read the model {path}: no such file")
+    model = load(path)
+    if not isinstance(model, RoleModel):
+        raise CommandError(
+            f"{path} holds a {type(model).__name__}, not a model written by "
+            "'mmensemble fit' (which records the column of each modality)"
+        )
+    return model
+
+
+def _target(frame, column, path):
+    y = frame[column]
+    empty = y.index[y.isna()].tolist()
+    if empty:
+        raise CommandError(
+            f"the target column {column!r} of {path} is empty in rows "
+            f"{empty[:10]!r}{' ...' if len(empty) > 10 else ''}; fill or remove them"
+        )
+    return y.to_numpy()
+
+
+def _role_columns(roles):
+    for role, columns in roles.items():
+        for column in [columns] if isinstance(columns, str) else columns:
+            yield role, column
+
+
+@contextmanager
+def _reading(path):
+    """Name the CSV file in the message of a cell that cannot be decoded."""
+    try:
+        yield
+    except CellDecodeError as exc:
+        raise CommandError(
+            f"{path}: {exc} (rows are numbered from 0, the first line after the header)"
+        ) from exc

@@ -1,0 +1,372 @@
+"""Tests of the ``mmensemble`` command line: demo, fit, predict, evaluate."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+
+import mmensemble
+from mmensemble._cli import main
+from mmensemble._recipes import RoleModel
+
+N_ROWS = 40
+SR = 8000
+FIT_OPTIONS = ["--sr", str(SR), "--image-size", "64"]
+ALL_ROLES = ["--image", "photo", "--audio", "clip", "--text", "note"]
+ALL_ROLES += ["--tabular", "size", "weight"]
+
+
+def write_table(folder, n_rows=N_ROWS, seed=0):
+    """A CSV of PNG and WAV paths (relative to it), texts and numbers.
+
+    The label ``"yes"`` has a bright square in the image, a high tone in the
+    clip and "bright" in the text; a few texts and one clip are empty.
+    """
+    rng = np.random.default_rng(seed)
+    media = folder / "media"
+    media.mkdir(parents=True)
+    rows = []
+    for row in range(n_rows):
+        label = row % 2
+        image = rng.integers(0, 60, size=(16, 16, 3), dtype=np.uint8)
+        if label:
+            image[4:12, 4:12] = 230
+        Image.fromarray(image).save(media / f"{row}.png")
+        time = np.arange(SR // 5) / SR
+        tone = 0.3 * np.sin(2 * np.pi * (1200 if label else 300) * time)
+        clip = tone + 0.05 * rng.normal(size=time.size)
+        sf.write(media / f"{row}.wav", clip.astype(np.float32), SR)
+        words = ["bright", "tall"] if label else ["dark", "short"]
+        rows.append(
+            {
+                "id": f"s{row:02d}",
+                "photo": f"media/{row}.png",
+                "clip": None if row == 5 else f"media/{row}.wav",
+                "note": None if row % 7 == 3 else " ".join([*words, "thing"]),
+                "size": label + rng.normal(),
+                "weight": rng.normal(),
+                "label": "yes" if label else "no",
+                "price": 10.0 * label + 3.0 * rng.normal(),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table.to_csv(folder / "data.csv", index=False)
+    return folder / "data.csv", table
+
+
+def run(capsys, *argv):
+    """Run the command line in-process; return (status, stdout, stderr)."""
+    status = main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_error(capsys, argv, *fragments):
+    """The command fails with status 2 and one ``mmensemble: error:`` line."""
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("mmensemble: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    return write_table(tmp_path_factory.mktemp("table"))
+
+
+@pytest.fixture(scope="module")
+def early_model(table, tmp_path_factory):
+    """An early-fusion model file fitted once for the tests that only read it."""
+    path = tmp_path_factory.mktemp("model") / "early.mmen"
+    status = main(
+        ["fit", str(table[0]), "--target", "label", *ALL_ROLES]
+        + ["--fusion", "early", "-o", str(path), *FIT_OPTIONS]
+    )
+    assert status == 0
+    return path
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["fit"], ["predict"], ["evaluate"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" ".join(["usage: mmensemble", *command]))
+    expected = {
+        (): ["demo", "fit", "predict", "evaluate"],
+        ("demo",): ["--quick", "--n-jobs"],
+        ("fit",): ["--target", "--image", "--tabular", "--fusion", "stacking"],
+        ("predict",): ["MODEL", "PRED.csv"],
+        ("evaluate",): ["--target", "--out-dir"],
+    }[tuple(command)]
+    for word in expected:
+        assert word in out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "usage: mmensemble" in capsys.readouterr().err
+
+
+def test_demo_quick_prints_the_scores_and_the_importance(capsys):
+    status, out, _ = run(capsys, "demo", "--quick")
+    assert status == 0
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("method "))
+    assert header.split() == "method accuracy macro-F1 fit s predict s".split()
+    methods = [
+        "image only",
+        "audio only",
+        "text only",
+        "fused: early (FeatureFusion)",
+        "fused: soft voting",
+        "fused: stacking",
+        "fused: fusion network",
+    ]
+    accuracies = {}
+    for method in methods:
+        line = next(line for line in lines if line.startswith(method))
+        numbers = [float(value) for value in line[len(method) :].split()]
+        assert len(numbers) == 4
+        assert 0 <= numbers[0] <= 1 and 0 <= numbers[1] <= 1
+        assert numbers[2] >= 0 and numbers[3] >= 0
+        accuracies[method] = numbers[0]
+    # Ten classes: every fused model is far better than chance.
+    assert min(accuracies[method] for method in methods[3:]) > 0.3
+    importance = lines[lines.index("modality  score_alone  score_drop  shapley") :]
+    assert sorted(line.split()[0] for line in importance[1:4]) == [
+        "audio",
+        "image",
+        "text",
+    ]
+    for line in importance[1:4]:
+        assert all(-1 <= float(value) <= 1 for value in line.split()[1:])
+
+
+@pytest.mark.parametrize("fusion", ["early", "voting", "stacking", "net"])
+def test_fit_predict_evaluate_round_trip(fusion, table, tmp_path, capsys, monkeypatch):
+    csv, data = table
+    model_path = tmp_path / f"{fusion}.mmen"
+    # Paths in the CSV are relative to its folder, not to the working folder.
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run(
+        capsys,
+        "fit",
+        csv,
+        "--target",
+        "label",
+        *ALL_ROLES,
+        "--fusion",
+        fusion,
+        "-o",
+        model_path,
+        *FIT_OPTIONS,
+    )
+    assert status == 0
+    assert "saved to" in out
+
+    model = mmensemble.load(model_path)
+    assert isinstance(model, RoleModel)
+    assert model.roles == {
+        "image": "photo",
+        "audio": "clip",
+        "text": "note",
+        "tabular": ["size", "weight"],
+    }
+    assert (model.target, model.task, model.fusion) == (
+        "label",
+        "classification",
+        fusion,
+    )
+
+    status, out, _ = run(capsys, "predict", model_path, csv, "-o", "pred.csv")
+    assert status == 0
+    predictions = pd.read_csv(tmp_path / "pred.csv")
+    assert list(predictions.columns) == ["id", "prediction", "proba_no", "proba_yes"]
+    assert predictions["id"].tolist() == data["id"].tolist()
+    np.testing.assert_allclose(
+        predictions[["proba_no", "proba_yes"]].sum(axis=1), 1.0, rtol=1e-6
+    )
+    assert (predictions["prediction"] == data["label"]).mean() >= 0.9
+
+    status, out, _ = run(
+        capsys, "evaluate", model_path, csv, "--out-dir", tmp_path / "figures"
+    )
+    assert status == 0
+    accuracy = float(re.search(r"^accuracy: ([\d.]+)$", out, re.M).group(1))
+    assert accuracy >= 0.9
+    assert re.search(r"^macro-F1: [\d.]+$", out, re.M)
+    for name in ["image", "audio", "text", "tabular"]:
+        assert re.search(rf"^{name}\s+-?[\d.]+\s+-?[\d.]+$", out, re.M)
+    for figure in ["confusion_matrix.png", "modality_importance.png"]:
+        with Image.open(tmp_path / "figures" / figure) as image:
+            assert image.format == "PNG"
+            assert min(image.size) > 100
+
+
+def test_regression_round_trip(table, tmp_path, capsys):
+    csv, data = table
+    model_path = tmp_path / "price.mmen"
+    status, out, _ = run(
+        capsys,
+        "fit",
+        csv,
+        "--target",
+        "price",
+        "--text",
+        "note",
+        "--tabular",
+        "size",
+        "--fusion",
+        "stacking",
+        "-o",
+        model_path,
+    )
+    assert status == 0
+    assert "regression" in out
+    assert mmensemble.load(model_path).task == "regression"
+
+    status, _, _ = run(capsys, "predict", model_path, csv, "-o", tmp_path / "p.csv")
+    assert status == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert list(predictions.columns) == ["id", "prediction"]
+    assert np.corrcoef(predictions["prediction"], data["price"])[0, 1] > 0.5
+
+    status, out, _ = run(
+        capsys, "evaluate", model_path, csv, "--out-dir", tmp_path / "figures"
+    )
+    assert status == 0
+    assert float(re.search(r"^R2: (-?[\d.]+)$", out, re.M).group(1)) > 0.3
+    assert re.search(r"^MAE: [\d.]+", out, re.M)
+    assert (tmp_path / "figures" / "prediction_error.png").is_file()
+    assert (tmp_path / "figures" / "modality_importance.png").is_file()
+
+
+def test_predict_without_id_column_writes_row_numbers(early_model, table, tmp_path):
+    csv, data = table
+    copy = csv.parent / "no_id.csv"
+    data.drop(columns="id").to_csv(copy, index=False)
+    assert (
+        main(["predict", str(early_model), str(copy), "-o", str(tmp_path / "p.csv")])
+        == 0
+    )
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert predictions.columns[:2].tolist() == ["row", "prediction"]
+    assert predictions["row"].tolist() == list(range(N_ROWS))
+
+
+def test_missing_column_is_named_with_the_available_ones(table, tmp_path, capsys):
+    csv, data = table
+    line = assert_error(
+        capsys,
+        ["fit", csv, "--target", "label", "--image", "picture", "--text", "note"]
+        + ["--fusion", "early", "-o", tmp_path / "m.mmen"],
+        "'picture' (--image)",
+        repr(list(data.columns)),
+    )
+    assert "note" not in line.split("its columns")[0]
+    assert not (tmp_path / "m.mmen").exists()
+
+
+def test_missing_target_column_at_evaluate(early_model, table, capsys):
+    assert_error(
+        capsys,
+        ["evaluate", early_model, table[0], "--target", "grade"],
+        "'grade' (--target)",
+    )
+
+
+def test_unreadable_image_names_the_row_and_path(tmp_path, capsys):
+    _, data = write_table(tmp_path)
+    (tmp_path / "media" / "broken.png").write_bytes(b"not a png")
+    data = data.assign(photo=data["photo"].where(data.index != 3, "media/broken.png"))
+    data.to_csv(tmp_path / "broken.csv", index=False)
+    assert_error(
+        capsys,
+        ["fit", tmp_path / "broken.csv", "--target", "label", "--image", "photo"]
+        + ["--fusion", "voting", "-o", tmp_path / "m.mmen", *FIT_OPTIONS],
+        "row 3",
+        "'photo'",
+        str(tmp_path / "media" / "broken.png"),
+    )
+
+
+def test_missing_audio_file_at_predict_names_the_row_and_path(
+    early_model, table, tmp_path, capsys
+):
+    csv, data = table
+    data = data.copy()
+    data.loc[7, "clip"] = "media/absent.wav"
+    data.to_csv(csv.parent / "absent.csv", index=False)
+    assert_error(
+        capsys,
+        ["predict", early_model, csv.parent / "absent.csv", "-o", tmp_path / "p.csv"],
+        "row 7",
+        "'clip'",
+        str(csv.parent / "media" / "absent.wav"),
+    )
+
+
+def test_empty_target_cells_are_refused(table, tmp_path, capsys):
+    data = table[1].copy()
+    data.loc[[2, 9], "label"] = None
+    data.to_csv(tmp_path / "unlabelled.csv", index=False)
+    assert_error(
+        capsys,
+        ["fit", tmp_path / "unlabelled.csv", "--target", "label", "--text", "note"]
+        + ["--fusion", "early", "-o", tmp_path / "m.mmen"],
+        "'label'",
+        "[2, 9]",
+    )
+
+
+def test_model_file_that_is_not_ours(table, tmp_path, capsys):
+    (tmp_path / "fake.mmen").write_text("not a model")
+    assert_error(
+        capsys,
+        ["predict", tmp_path / "fake.mmen", table[0], "-o", tmp_path / "p.csv"],
+        "is not an mmensemble model file",
+    )
+
+
+def test_model_file_without_column_roles(table, tmp_path, capsys):
+    path = tmp_path / "plain.mmen"
+    mmensemble.save(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), path)
+    assert_error(
+        capsys,
+        ["evaluate", path, table[0]],
+        "holds a LogisticRegression, not a model written by 'mmensemble fit'",
+    )
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "evaluate"])
+def test_missing_files(command, early_model, tmp_path, capsys):
+    absent = tmp_path / "absent.csv"
+    argv = {
+        "fit": ["fit", absent, "--target", "y", "--text", "t", "--fusion", "early"]
+        + ["-o", tmp_path / "m.mmen"],
+        "predict": ["predict", early_model, absent, "-o", tmp_path / "p.csv"],
+        "evaluate": ["evaluate", tmp_path / "absent.mmen", absent],
+    }[command]
+    missing = tmp_path / ("absent.mmen" if command == "evaluate" else "absent.csv")
+    assert_error(capsys, argv, str(missing), "no such file")
+
+
+def test_fit_without_any_input_column(table, tmp_path, capsys):
+    assert_error(
+        capsys,
+        ["fit", table[0], "--target", "label", "--fusion", "early"]
+        + ["-o", tmp_path / "m.mmen"],
+        "no input column",
+    )
