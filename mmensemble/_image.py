@@ -1,6 +1,7 @@
 """Pretrained CNN embeddings of image cells."""
 
 import hashlib
+import importlib.util
 import io
 import os
 import warnings
@@ -9,6 +10,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from ._deps import import_optional
 from ._encoder_base import BaseCellEncoder
 
 __all__ = ["ImageEncoder"]
@@ -53,8 +55,17 @@ class ImageEncoder(BaseCellEncoder):
         Arithmetic of the forward pass: ``"auto"`` uses float16 autocast on
         CUDA and float32 on the CPU.
 
+    runtime : {"auto", "torch", "onnxruntime"}, default="auto"
+        What runs the network. ``"onnxruntime"``: ONNX Runtime on the CPU, the
+        network exported from torch once per process (about three times
+        faster than torch on a CPU; features equal to torch's within a
+        relative 1e-5). ``"torch"``: PyTorch, on ``device``. ``"auto"``: ONNX
+        Runtime when the network runs on the CPU in float32 and exports to
+        ONNX (every named backbone does; a custom module that does not runs
+        in torch), torch otherwise.
+
     channels_last : bool, default=True
-        Run the network in the channels-last memory format.
+        Run the network in the channels-last memory format (torch runtime).
 
     draft : bool, default=False
         Let the JPEG decoder downscale large photos while decoding (by 2, 4
@@ -65,8 +76,9 @@ class ImageEncoder(BaseCellEncoder):
         Images with more pixels are refused (decompression bomb protection;
         the default is Pillow's own warning threshold).
 
-    batch_size : int, default=32
-        Images per forward pass.
+    batch_size : int, default=8
+        Images per forward pass. Small batches are the fastest on a CPU
+        (measured from 4 to 32 on 2 cores); GPUs prefer 64 or more.
 
     n_jobs : int, default=None
         Threads decoding images; None means ``min(4, n_cpus)``.
@@ -122,12 +134,13 @@ class ImageEncoder(BaseCellEncoder):
         "image_size": [Interval(Integral, 8, None, closed="left"), None],
         "device": "no_validation",
         "precision": [StrOptions({"auto", "float32", "float16", "bfloat16"})],
+        "runtime": [StrOptions({"auto", "torch", "onnxruntime"})],
         "channels_last": ["boolean"],
         "draft": ["boolean"],
         "max_pixels": [Interval(Integral, 1, None, closed="left")],
     }
-    _runtime_attributes = ("_model", "_device", "_input_size")
-    _libraries = ("torch", "pillow")
+    _runtime_attributes = ("_model", "_device", "_input_size", "_session")
+    _libraries = ("torch", "pillow", "onnxruntime")
 
     def __init__(
         self,
@@ -136,10 +149,11 @@ class ImageEncoder(BaseCellEncoder):
         image_size=None,
         device="auto",
         precision="auto",
+        runtime="auto",
         channels_last=True,
         draft=False,
         max_pixels=89_478_485,
-        batch_size=32,
+        batch_size=8,
         n_jobs=None,
         on_error="raise",
         verbose=0,
@@ -149,6 +163,7 @@ class ImageEncoder(BaseCellEncoder):
         self.image_size = image_size
         self.device = device
         self.precision = precision
+        self.runtime = runtime
         self.channels_last = channels_last
         self.draft = draft
         self.max_pixels = max_pixels
@@ -170,13 +185,42 @@ class ImageEncoder(BaseCellEncoder):
             model, native_size = load_efficientnet_lite(self.backbone)
         else:
             model, native_size = copy.deepcopy(self.backbone).eval(), 224
-        device = resolve_device(self.device)
-        model = model.to(device)
-        if self.channels_last:
+        self._device = resolve_device(self.device)
+        self._input_size = self.image_size or native_size
+        model = model.to(self._device)
+        self._session = self._onnx_session(model)
+        if self._session is None and self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self._model = model
-        self._device = device
-        self._input_size = self.image_size or native_size
+
+    def _onnx_session(self, model):
+        """The ONNX Runtime session running ``model``, or None to run torch."""
+        if self.runtime == "torch":
+            return None
+        on_cpu_in_float32 = (
+            self._device.type == "cpu" and self._autocast_dtype() is None
+        )
+        if self.runtime == "onnxruntime":
+            if not on_cpu_in_float32:
+                raise ValueError(
+                    "runtime='onnxruntime' runs the network on the CPU in float32; "
+                    f"got device={self.device!r} ({self._device.type}) and "
+                    f"precision={self.precision!r}"
+                )
+            import_optional("onnxruntime")
+        elif not on_cpu_in_float32 or importlib.util.find_spec("onnxruntime") is None:
+            return None
+        from ._onnx import ExportError, onnx_session
+
+        named = isinstance(self.backbone, str)
+        try:
+            return onnx_session(
+                model, self._input_size, key=self.backbone if named else None
+            )
+        except ExportError:
+            if self.runtime == "onnxruntime":
+                raise
+            return None
 
     def _output_width(self):
         if isinstance(self.backbone, str):
@@ -185,8 +229,10 @@ class ImageEncoder(BaseCellEncoder):
         return self._embed([probe]).shape[1]
 
     def _fingerprint_extra(self):
+        runtime = "torch" if self._session is None else "onnxruntime"
         if isinstance(self.backbone, str):
             return (
+                runtime,
                 self.backbone,
                 _WEIGHT_PACKAGES[self.backbone],
                 self._weights_digest(),
@@ -195,7 +241,7 @@ class ImageEncoder(BaseCellEncoder):
         for name, tensor in self._model.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return (digest.hexdigest(),)
+        return (runtime, digest.hexdigest())
 
     def _weights_digest(self):
         from importlib.metadata import version
@@ -230,6 +276,11 @@ class ImageEncoder(BaseCellEncoder):
     def _embed(self, decoded):
         import torch
 
+        if self._session is not None:
+            from ._onnx import run_session
+
+            n_threads = torch.get_num_threads()
+            return run_session(self._session, np.stack(decoded), n_threads=n_threads)
         batch = torch.from_numpy(np.stack(decoded))
         if self._device.type == "cuda":
             batch = batch.pin_memory().to(self._device, non_blocking=True)

@@ -155,6 +155,57 @@ def test_weights_are_not_pickled_and_reload_lazily():
     )
 
 
+def _runtime_images():
+    rng = np.random.default_rng(3)
+    return [rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for _ in range(5)]
+
+
+@pytest.mark.parametrize("backbone", ["lite0", "custom"])
+def test_onnxruntime_gives_the_torch_embeddings(backbone):
+    if backbone == "custom":
+        torch.manual_seed(0)
+        backbone = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 6, 3, stride=2), torch.nn.BatchNorm2d(6).eval()
+        )
+    images = _runtime_images()
+    # batch_size=4 over 5 images: a full batch cut into parts, and a remainder
+    params = {"backbone": backbone, "image_size": 64, "batch_size": 4}
+    reference = ImageEncoder(runtime="torch", **params).fit(images)
+    fast = ImageEncoder(runtime="onnxruntime", **params).fit(images)
+    auto = ImageEncoder(**params).fit(images)
+    assert reference._session is None
+    assert fast._session is not None and auto._session is not None
+    expected = reference.transform(images)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(fast.transform(images), expected, atol=1e-5 * scale)
+    np.testing.assert_array_equal(auto.transform(images), fast.transform(images))
+    assert fast.fingerprint_ != reference.fingerprint_  # separate cache entries
+
+
+def test_a_backbone_that_does_not_export_runs_in_torch(monkeypatch):
+    from mmensemble import _onnx
+
+    def refuse(model, input_size):
+        raise _onnx.ExportError("this module cannot be exported")
+
+    monkeypatch.setattr(_onnx, "_export", refuse)
+    images = _runtime_images()
+    backbone = torch.nn.Conv2d(3, 2, 3)
+    auto = ImageEncoder(backbone, image_size=32).fit(images)
+    assert auto._session is None and auto.transform(images).shape == (5, 2)
+    with pytest.raises(_onnx.ExportError, match="cannot be exported"):
+        ImageEncoder(backbone, image_size=32, runtime="onnxruntime").fit(images)
+
+
+def test_onnxruntime_runs_on_the_cpu_in_float32():
+    encoder = ImageEncoder(runtime="onnxruntime", precision="bfloat16", **SMALL)
+    with pytest.raises(ValueError, match="on the CPU in float32"):
+        encoder.fit([np.zeros((8, 8), np.uint8)])
+    # auto picks torch for a precision ONNX Runtime does not run
+    auto = ImageEncoder(precision="bfloat16", **SMALL).fit([np.zeros((8, 8), np.uint8)])
+    assert auto._session is None
+
+
 def test_vanished_cuda_device_falls_back_to_cpu():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the fallback path cannot be exercised")
