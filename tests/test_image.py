@@ -12,6 +12,7 @@ from PIL import Image
 from sklearn.base import clone
 from sklearn.datasets import load_sample_image
 
+import mmensemble
 from mmensemble import CellDecodeError, ImageEncoder
 from mmensemble._encoder_base import BadCellWarning
 
@@ -180,6 +181,20 @@ def test_onnxruntime_gives_the_torch_embeddings(backbone):
     np.testing.assert_allclose(fast.transform(images), expected, atol=1e-5 * scale)
     np.testing.assert_array_equal(auto.transform(images), fast.transform(images))
     assert fast.fingerprint_ != reference.fingerprint_  # separate cache entries
+
+
+def test_onnxruntime_features_depend_on_neither_batch_nor_threads():
+    images = _runtime_images()
+    reference = ImageEncoder(image_size=64, batch_size=1).fit_transform(images)
+    threads = torch.get_num_threads()
+    try:
+        for n_threads, batch_size in [(1, 4), (2, 5), (3, 2)]:
+            torch.set_num_threads(n_threads)
+            encoder = ImageEncoder(image_size=64, batch_size=batch_size)
+            with mmensemble.config_context(memory_cache_bytes=0):
+                np.testing.assert_array_equal(encoder.fit_transform(images), reference)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_a_backbone_that_does_not_export_runs_in_torch(monkeypatch):
