@@ -2,7 +2,9 @@
 
 import io
 import pickle
+import struct
 import warnings
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -71,6 +73,19 @@ def test_missing_cells_give_nan_rows():
     assert np.isnan(out[[1, 2]]).all() and np.isfinite(out[[0, 3]]).all()
 
 
+def png_header(width, height):
+    """A PNG file claiming ``width x height`` pixels, with no pixel data."""
+
+    def chunk(kind, data=b""):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT") + chunk(b"IEND")
+    )
+
+
 @pytest.fixture
 def bad_cells(tmp_path):
     good = tmp_path / "good.jpg"
@@ -85,6 +100,8 @@ def bad_cells(tmp_path):
     truncated.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     text = tmp_path / "notes.jpg"
     text.write_text("this is not an image")
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(100_000, 100_000))
     return {
         "zero-byte file": str(zero),
         "truncated file": str(truncated),
@@ -96,6 +113,7 @@ def bad_cells(tmp_path):
         "out-of-range floats": np.full((4, 4), 300.0),
         "NaN pixels": np.full((4, 4), np.nan),
         "decompression bomb": Image.new("L", (2000, 2000)),
+        "bomb file header": str(bomb),
     }, str(good)
 
 
@@ -112,6 +130,7 @@ def bad_cells(tmp_path):
         "out-of-range floats",
         "NaN pixels",
         "decompression bomb",
+        "bomb file header",
     ],
 )
 def test_bad_cells_raise_or_become_missing(bad_cells, case):
