@@ -105,11 +105,7 @@ def naive_search(image_size):
     stacking = StackingClassifier(
         estimators, final_estimator=LogisticRegression(), cv=5
     )
-    grid = {
-        "final_estimator__C": GRID["final_estimator__C"],
-        "image__logisticregression__C": GRID["image__logisticregression__C"],
-    }
-    return GridSearchCV(stacking, grid, cv=5)
+    return GridSearchCV(stacking, GRID, cv=5)
 
 
 def mmensemble_search(image_size, memory=None, n_jobs=None):

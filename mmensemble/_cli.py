@@ -15,7 +15,7 @@ import sys
 from contextlib import contextmanager
 
 from ._exceptions import CellDecodeError, MMEnsembleError
-from ._recipes import FUSIONS, ROLES, TASKS
+from ._recipes import FUSIONS, ROLES, TASKS, role_columns
 
 __all__ = ["main"]
 
@@ -438,7 +438,7 @@ def read_table(path, roles, *, target=None):
     options = {"keep_default_na": False, "na_values": [""]}
     try:
         header = list(pd.read_csv(path, nrows=0, **options).columns)
-        wanted = list(_role_columns(roles))
+        wanted = list(role_columns(roles))
         if target is not None:
             wanted.append(("target", target))
         missing = [(role, column) for role, column in wanted if column not in header]
@@ -449,14 +449,14 @@ def read_table(path, roles, *, target=None):
             )
         strings = {
             column: object
-            for role, column in _role_columns(roles)
+            for role, column in role_columns(roles)
             if role in (*_MEDIA_ROLES, "text")
         }
         frame = pd.read_csv(path, dtype=strings, **options)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read {path} as a CSV file: {exc}") from exc
     folder = os.path.dirname(os.path.abspath(path))
-    for role, column in _role_columns(roles):
+    for role, column in role_columns(roles):
         if role in _MEDIA_ROLES:
             frame[column] = frame[column].map(
                 lambda cell: cell if pd.isna(cell) else os.path.join(folder, cell)
@@ -500,12 +500,6 @@ def _target(frame, column, path):
             f"{empty[:10]!r}{' ...' if len(empty) > 10 else ''}; fill or remove them"
         )
     return y.to_numpy()
-
-
-def _role_columns(roles):
-    for role, columns in roles.items():
-        for column in [columns] if isinstance(columns, str) else columns:
-            yield role, column
 
 
 @contextmanager

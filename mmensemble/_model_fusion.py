@@ -86,14 +86,13 @@ class _BaseModelFusion(BaseModalityComposition):
     def _fit_modalities(self, frame, y):
         """Fit a clone of every kept modality's estimator on its present rows.
 
-        Returns the unfitted kept triples, each modality's data (Series or
-        DataFrame of cells, or the encoded rows of a pipeline that starts with
-        a cell encoder) and the (n_samples, n_modalities) boolean matrix of
-        present cells. Sets ``errors_``.
+        Returns the kept triples (their estimators are the clones), each
+        modality's data (Series or DataFrame of cells, or the encoded rows of
+        a pipeline that starts with a cell encoder) and the (n_samples,
+        n_modalities) boolean matrix of present cells. Sets ``errors_``.
         """
         active = self._active_modalities(frame)
-        models = [(name, clone(estimator), cols) for name, estimator, cols in active]
-        data, present, errors = self._modality_data(frame, models, fit=True)
+        data, present, errors = self._modality_data(frame, active, fit=True)
         for (name, _, _), column in zip(active, present.T, strict=True):
             if not column.any():
                 raise ValueError(
@@ -105,7 +104,7 @@ class _BaseModelFusion(BaseModalityComposition):
         fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_present)(_downstream(estimator), cells, y, column)
             for (_, estimator, _), cells, column in zip(
-                models, data, present.T, strict=True
+                active, data, present.T, strict=True
             )
         )
         self.errors_ = concat_errors(
@@ -114,7 +113,7 @@ class _BaseModelFusion(BaseModalityComposition):
         self.modalities_ = [
             (name, _rejoin(estimator, downstream), columns)
             for (name, estimator, columns), downstream in zip(
-                models, fitted, strict=True
+                active, fitted, strict=True
             )
         ]
         self.estimators_ = [estimator for _, estimator, _ in self.modalities_]

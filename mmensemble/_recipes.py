@@ -25,6 +25,7 @@ __all__ = [
     "check_roles",
     "modality_encoder",
     "modality_model",
+    "role_columns",
 ]
 
 ROLES = ("image", "audio", "text", "tabular")
@@ -281,11 +282,24 @@ class RoleModel:
     @property
     def columns(self):
         """The input columns, in role order."""
-        return [
-            column
-            for columns in self.roles.values()
-            for column in ([columns] if isinstance(columns, str) else columns)
-        ]
+        return [column for _, column in role_columns(self.roles)]
+
+
+def role_columns(roles):
+    """Yield ``(role, column)`` for every column of a role mapping.
+
+    Parameters
+    ----------
+    roles : dict of str to str or list of str
+        Column(s) of each role.
+
+    Yields
+    ------
+    role, column : str, str
+    """
+    for role, columns in roles.items():
+        for column in [columns] if isinstance(columns, str) else columns:
+            yield role, column
 
 
 def _linear_model(task, *, C):
