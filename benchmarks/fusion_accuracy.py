@@ -14,7 +14,7 @@ network's native 224 px, about 1 point better and 3 times slower), on
 stratified subsamples of the official training and test sets. It is skipped,
 with a message, when the package is not installed.
 
-Every model comes from ``mmensemble._recipes``, as in ``mmensemble demo`` and
+Every model comes from ``mmensemble.cli._recipes``, as in ``mmensemble demo`` and
 ``mmensemble fit``. In Part A the images and clips are encoded once, before
 the models are fitted (the embedding cache), so the fit times compare models,
 not encoders.
@@ -40,7 +40,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
 
 from mmensemble import ModalityVotingClassifier
-from mmensemble._recipes import build_estimator, modality_encoder, modality_model
+from mmensemble.cli._recipes import build_estimator, modality_encoder, modality_model
 
 # Spoken digits: 8 kHz clips and 32x32 images (as in ``mmensemble demo``).
 SR = 8000

@@ -48,7 +48,8 @@ def baseline(paths):
     """The hand-written loop: one image at a time through the same network."""
     import torch
 
-    from mmensemble._efficientnet import load_efficientnet_lite, preprocess_pil
+    from mmensemble.encoders._efficientnet import load_efficientnet_lite
+    from mmensemble.encoders._preprocessing import preprocess_pil
 
     model, size = load_efficientnet_lite("lite0")
     features = []

@@ -4,6 +4,12 @@ Per-modality encoders turn images, audio and text into arrays; fusion
 estimators combine modalities at the feature level, the model level, or in a
 small shared-layer network. Heavy dependencies (torch, librosa) load on first
 use, so ``import mmensemble`` stays light.
+
+Layers, each importing only from those before it: the base modules
+(``_config``, ``_exceptions``, ``_deps``, ``_compat``, ``_torch_utils``,
+``_persistence``), :mod:`~mmensemble.encoders`, :mod:`~mmensemble.fusion`,
+:mod:`~mmensemble.inspection`, :mod:`~mmensemble.cli`;
+:mod:`~mmensemble.datasets` stands apart.
 """
 
 import importlib
@@ -11,27 +17,28 @@ import importlib
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "ImageEncoder": "._image",
-    "MFCCEncoder": "._audio",
-    "FeatureFusion": "._fusion",
-    "ModalityVotingClassifier": "._voting",
-    "ModalityVotingRegressor": "._voting",
-    "ModalityStackingClassifier": "._stacking",
-    "ModalityStackingRegressor": "._stacking",
-    "FusionNetClassifier": "._fusion_net",
-    "FusionNetRegressor": "._fusion_net",
-    "modality_importance": "._importance",
-    "plot_modality_importance": "._importance",
+    "ImageEncoder": ".encoders",
+    "MFCCEncoder": ".encoders",
+    "cache_info": ".encoders",
+    "clear_cache": ".encoders",
+    "FeatureFusion": ".fusion",
+    "ModalityVotingClassifier": ".fusion",
+    "ModalityVotingRegressor": ".fusion",
+    "ModalityStackingClassifier": ".fusion",
+    "ModalityStackingRegressor": ".fusion",
+    "FusionNetClassifier": ".fusion",
+    "FusionNetRegressor": ".fusion",
+    "modality_importance": ".inspection",
+    "plot_modality_importance": ".inspection",
+    "BadCellWarning": "._exceptions",
+    "CellDecodeError": "._exceptions",
     "MMEnsembleError": "._exceptions",
     "ModelFileError": "._persistence",
     "load": "._persistence",
     "save": "._persistence",
-    "cache_info": "._cache",
-    "clear_cache": "._cache",
     "config_context": "._config",
     "get_config": "._config",
     "set_config": "._config",
-    "CellDecodeError": "._exceptions",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -5,7 +5,12 @@ so ``except MMEnsembleError`` catches them all. Where a builtin exception type i
 conventional (``ValueError`` for bad data), the package class derives from both.
 """
 
-__all__ = ["CellDecodeError", "ColumnNotFoundError", "MMEnsembleError"]
+__all__ = [
+    "BadCellWarning",
+    "CellDecodeError",
+    "ColumnNotFoundError",
+    "MMEnsembleError",
+]
 
 
 class MMEnsembleError(Exception):
@@ -50,6 +55,10 @@ class ColumnNotFoundError(MMEnsembleError, KeyError, ValueError):
 
     def __str__(self):
         return str(self.args[0]) if self.args else ""
+
+
+class BadCellWarning(UserWarning):
+    """Cells that could not be decoded were treated as missing."""
 
 
 def _abbreviate(value, width=80):

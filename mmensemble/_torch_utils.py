@@ -4,7 +4,7 @@ import warnings
 
 from ._deps import import_optional
 
-__all__ = ["resolve_device", "torch"]
+__all__ = ["pooled_features", "resolve_device", "torch"]
 
 
 def torch():
@@ -45,3 +45,24 @@ def resolve_device(device):
         )
         return th.device("cpu")
     return resolved
+
+
+def pooled_features(model, batch):
+    """Pooled features of a backbone: ``forward_features`` or ``forward``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The backbone; its ``forward_features`` is used when it has one.
+    batch : torch.Tensor of shape (n, C, H, W)
+
+    Returns
+    -------
+    features : torch.Tensor of shape (n, n_features)
+        Spatial maps are averaged over height and width.
+    """
+    forward = getattr(model, "forward_features", model)
+    features = forward(batch)
+    if features.ndim == 4:
+        features = features.mean(dim=(2, 3))
+    return features.reshape(features.shape[0], -1)

@@ -75,4 +75,4 @@ def test_image_encoding_is_spread_over_the_workers(client):
 def _imported_torch():
     import sys
 
-    return "torch" in sys.modules and "mmensemble._image" in sys.modules
+    return "torch" in sys.modules and "mmensemble.encoders._image" in sys.modules

@@ -33,6 +33,7 @@ from sklearn.pipeline import make_pipeline
 
 import mmensemble
 from mmensemble import (
+    BadCellWarning,
     CellDecodeError,
     FeatureFusion,
     FusionNetClassifier,
@@ -46,7 +47,6 @@ from mmensemble import (
     ModalityVotingRegressor,
     ModelFileError,
 )
-from mmensemble._encoder_base import BadCellWarning
 from mmensemble._exceptions import ColumnNotFoundError
 
 SR = 8000

@@ -9,7 +9,7 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
-from ._modality import as_frame, resolve_columns
+from ..fusion._modality import as_frame, resolve_columns
 
 __all__ = ["modality_importance", "plot_modality_importance"]
 

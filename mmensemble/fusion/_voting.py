@@ -10,14 +10,10 @@ from sklearn.base import (
     TransformerMixin,
     is_classifier,
 )
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._compat import StrOptions, _check_feature_names_in
 from ._modality import as_frame
 from ._model_fusion import _BaseModelFusion
 

@@ -2,7 +2,7 @@
 
 ``fit`` reads a CSV file whose columns hold image and audio file paths
 (relative to the CSV file's folder), texts and numbers, builds the estimator
-of a fusion strategy for them (:mod:`mmensemble._recipes`) and saves it with
+of a fusion strategy for them (:mod:`mmensemble.cli._recipes`) and saves it with
 :func:`mmensemble.save`, together with the column roles; ``predict`` and
 ``evaluate`` read that file back with :func:`mmensemble.load`, which runs no
 code from it. Errors the user can fix end the command with exit status 2 and
@@ -14,8 +14,9 @@ import os
 import sys
 from contextlib import contextmanager
 
-from ._exceptions import CellDecodeError, MMEnsembleError
+from .._exceptions import CellDecodeError, MMEnsembleError
 from ._recipes import FUSIONS, ROLES, TASKS, role_columns
+from ._tables import format_table
 
 __all__ = ["main"]
 
@@ -50,7 +51,7 @@ def main(argv=None):
 
 
 def _parser():
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog=_PROG,
@@ -208,7 +209,7 @@ def _run_demo(args):
 def _run_fit(args):
     from sklearn.utils.multiclass import type_of_target
 
-    from ._persistence import save
+    from .._persistence import save
     from ._recipes import RoleModel, build_estimator
 
     roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
@@ -288,7 +289,7 @@ def _run_evaluate(args):
         r2_score,
     )
 
-    from ._importance import modality_importance
+    from ..inspection._importance import modality_importance
 
     model = read_model(args.model)
     target = args.target or model.target
@@ -323,7 +324,7 @@ def _draw(model, y, prediction, importance, out_dir):
     """Draw the evaluation figures into ``out_dir``; return their paths."""
     import matplotlib
 
-    from ._importance import plot_modality_importance
+    from ..inspection._importance import plot_modality_importance
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -358,55 +359,6 @@ def _save_figure(figure, path):
         figure.savefig(path, dpi=100, bbox_inches="tight")
     except OSError as exc:
         raise CommandError(f"could not write {path}: {exc}") from exc
-
-
-def format_table(frame, formats):
-    """Format a DataFrame as a plain-text table, its index as the first column.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        The rows; the index (named by ``frame.index.name``) labels them.
-    formats : dict of str to (str, str)
-        Header and format spec of each column to show, e.g.
-        ``{"macro_f1": ("macro-F1", ".3f")}``.
-
-    Returns
-    -------
-    table : str
-        Left-aligned labels, right-aligned values, two spaces between columns.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> scores = pd.DataFrame({"accuracy": [0.91, 0.875]},
-    ...                       index=pd.Index(["voting", "stacking"], name="method"))
-    >>> print(format_table(scores, {"accuracy": ("accuracy", ".2f")}))
-    method    accuracy
-    voting        0.91
-    stacking      0.88
-    """
-    labels = [str(label) for label in frame.index]
-    header = [frame.index.name or ""]
-    header.extend(title for title, _ in formats.values())
-    cells = [
-        [label] + [format(row[column], spec) for column, (_, spec) in formats.items()]
-        for label, (_, row) in zip(labels, frame.iterrows(), strict=True)
-    ]
-    widths = [
-        max(len(line[i]) for line in [header, *cells]) for i in range(len(header))
-    ]
-    lines = [
-        "  ".join(
-            [line[0].ljust(widths[0])]
-            + [
-                cell.rjust(width)
-                for cell, width in zip(line[1:], widths[1:], strict=True)
-            ]
-        )
-        for line in [header, *cells]
-    ]
-    return "\n".join(lines)
 
 
 def read_table(path, roles, *, target=None):
@@ -477,7 +429,7 @@ def read_model(path):
     model : RoleModel
         The fitted estimator with its column roles.
     """
-    from ._persistence import load
+    from .._persistence import load
     from ._recipes import RoleModel
 
     if not os.path.isfile(path):

@@ -7,9 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmensemble import CellDecodeError, MMEnsembleError, cache_info, clear_cache
+from mmensemble import (
+    BadCellWarning,
+    CellDecodeError,
+    MMEnsembleError,
+    cache_info,
+    clear_cache,
+)
 from mmensemble._config import config_context
-from mmensemble._encoder_base import BadCellWarning, BaseCellEncoder
+from mmensemble.encoders._base import BaseCellEncoder
 
 
 class MomentsEncoder(BaseCellEncoder):

@@ -7,14 +7,14 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import TransformerMixin
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
-from ._encoder_base import concat_errors
+from .._compat import Interval, StrOptions
+from ..encoders._base import concat_errors
 from ._modality import (
     BaseModalityComposition,
     apply_on_error,

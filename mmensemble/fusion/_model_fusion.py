@@ -21,9 +21,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import Bunch
-from sklearn.utils._param_validation import StrOptions
-from sklearn.utils._tags import get_tags
+from sklearn.utils import Bunch, get_tags
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
@@ -32,7 +30,8 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._encoder_base import BaseCellEncoder, concat_errors
+from .._compat import StrOptions
+from ..encoders._base import BaseCellEncoder, concat_errors
 from ._modality import (
     BaseModalityComposition,
     apply_on_error,

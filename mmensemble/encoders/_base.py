@@ -23,20 +23,16 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import HasMethods, Interval, StrOptions
+from .._exceptions import BadCellWarning, CellDecodeError
 from ._cache import EmbeddingCache, encoder_fingerprint
 from ._cells import as_cell_series, missing_mask
-from ._exceptions import CellDecodeError
 
-__all__ = ["BaseCellEncoder", "BadCellWarning"]
+__all__ = ["BaseCellEncoder"]
 
 _ERROR_COLUMNS = ("row", "column", "reason")
-
-
-class BadCellWarning(UserWarning):
-    """Cells that could not be decoded were treated as missing."""
 
 
 class ErrorsTableMixin:
@@ -76,7 +72,7 @@ class BaseCellEncoder(
     and ``_fingerprint_extra()`` may add identity (a digest of the weights):
     both enter the cache fingerprint.
 
-    Outputs are cached per cell (see ``mmensemble._cache``): in this process
+    Outputs are cached per cell (see ``mmensemble.encoders._cache``): in this process
     always (bounded, ``set_config(memory_cache_bytes=...)``), and on disk when
     ``memory`` (or ``set_config(cache_dir=...)``) names a directory. Each batch
     is stored as soon as it is encoded, so an interrupted run resumes where it

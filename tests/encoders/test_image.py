@@ -15,8 +15,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_sample_image
 
 import mmensemble
-from mmensemble import CellDecodeError, ImageEncoder
-from mmensemble._encoder_base import BadCellWarning
+from mmensemble import BadCellWarning, CellDecodeError, ImageEncoder
 
 PALACE_FAMILY = {698, 663, 442, 483, 668, 832, 538}  # palace, monastery, bell cote...
 DAISY = 985
@@ -217,7 +216,7 @@ def test_onnxruntime_features_depend_on_neither_batch_nor_threads():
 
 
 def test_a_backbone_that_does_not_export_runs_in_torch(monkeypatch):
-    from mmensemble import _onnx
+    from mmensemble.encoders import _onnx
 
     def refuse(model, input_size):
         raise _onnx.ExportError("this module cannot be exported")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.py"))
 SCORE = re.compile(r"\b(accuracy|score|R2)\b[^\n]*?\b[01]\.\d+", re.IGNORECASE)
 
 

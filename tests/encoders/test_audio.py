@@ -17,8 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import mmensemble
-from mmensemble import CellDecodeError, MFCCEncoder
-from mmensemble._encoder_base import BadCellWarning
+from mmensemble import BadCellWarning, CellDecodeError, MFCCEncoder
 
 ALL_STATS = ("mean", "std", "min", "max", "median")
 # A small configuration that keeps the tests fast.
@@ -164,7 +163,7 @@ def test_torch_backend_matches_librosa_for_odd_windows_and_hops_past_them(
 
 
 def test_length_groups_and_their_size_limit_do_not_change_the_features(monkeypatch):
-    import mmensemble._audio
+    import mmensemble.encoders._audio
 
     rng = np.random.default_rng(13)
     lengths = [100, 30000, 900, 4000, 4100, 12000, 950, 20000, 1, 5000]
@@ -172,7 +171,7 @@ def test_length_groups_and_their_size_limit_do_not_change_the_features(monkeypat
     whole = MFCCEncoder(deltas=1, stats=ALL_STATS, **SMALL).fit_transform(clips)
     # Groups of at most 5000 samples: the long clips alone, the others split.
     small = {"cpu": 5000, "other": 5000}
-    monkeypatch.setattr(mmensemble._audio, "_MAX_GROUP_SAMPLES", small)
+    monkeypatch.setattr(mmensemble.encoders._audio, "_MAX_GROUP_SAMPLES", small)
     split = MFCCEncoder(deltas=1, stats=ALL_STATS, **SMALL).fit_transform(clips)
     np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-5)
     with pytest.warns(UserWarning, match="too large"):

@@ -10,8 +10,8 @@ from PIL import Image
 from sklearn.linear_model import LogisticRegression
 
 import mmensemble
-from mmensemble._cli import main
-from mmensemble._recipes import RoleModel
+from mmensemble.cli._main import main
+from mmensemble.cli._recipes import RoleModel
 
 N_ROWS = 40
 SR = 8000

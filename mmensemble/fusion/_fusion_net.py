@@ -20,7 +20,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state, compute_class_weight
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     check_array,
@@ -30,15 +29,16 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._encoder_base import concat_errors
-from ._fusion import _block_statistics, _encode_block, _fit_encode_block, _scale_block
+from .._compat import Interval, StrOptions
+from .._torch_utils import resolve_device, torch
+from ..encoders._base import concat_errors
+from ._early import _block_statistics, _encode_block, _fit_encode_block, _scale_block
 from ._modality import (
     BaseModalityComposition,
     apply_on_error,
     as_frame,
     resolve_columns,
 )
-from ._torch_utils import resolve_device, torch
 
 __all__ = ["FusionNetClassifier", "FusionNetRegressor"]
 

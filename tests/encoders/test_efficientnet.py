@@ -9,11 +9,11 @@ from sklearn.datasets import load_sample_image
 
 torch = pytest.importorskip("torch")
 
-from mmensemble._efficientnet import (  # noqa: E402
+from mmensemble.encoders._efficientnet import (  # noqa: E402
     EfficientNetLite,
     load_efficientnet_lite,
-    preprocess_pil,
 )
+from mmensemble.encoders._preprocessing import preprocess_pil  # noqa: E402
 
 # ImageNet-1k indices of the buildings and scenery china.jpg may be taken for.
 PALACE, MONASTERY, BELL_COTE, DAISY = 698, 663, 442, 985

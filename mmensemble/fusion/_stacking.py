@@ -13,15 +13,16 @@ from sklearn.base import (
 )
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
     _check_feature_names_in,
     _check_response_method,
-    check_is_fitted,
-    validate_data,
 )
-
 from ._modality import as_frame, resolve_columns
 from ._model_fusion import _BaseModelFusion
 

@@ -58,7 +58,7 @@ def run_demo(*, quick=False, n_jobs=None, random_state=0, file=None):
     from joblib import parallel_config
     from threadpoolctl import threadpool_limits
 
-    from ._torch_utils import torch
+    from .._torch_utils import torch
 
     # One thread per job. Multithreaded torch and BLAS gain little on two
     # cores for a small CNN and small models, and lose tenfold when the cores
@@ -78,8 +78,8 @@ def run_demo(*, quick=False, n_jobs=None, random_state=0, file=None):
 def _run(quick, n_jobs, random_state, file):
     from tqdm.auto import tqdm
 
-    from ._cli import format_table
-    from ._importance import modality_importance
+    from ..inspection._importance import modality_importance
+    from ._tables import format_table
 
     X_train, X_test, y_train, y_test = _load(quick, random_state)
     print(
@@ -138,7 +138,7 @@ def _run(quick, n_jobs, random_state, file):
 
 def _load(quick, random_state):
     """Training and test rows, the test voices unseen in training."""
-    from .datasets import load_spoken_digits
+    from ..datasets import load_spoken_digits
 
     X_train, X_test, y_train, y_test = load_spoken_digits(
         return_X_y=True,
@@ -180,8 +180,8 @@ def _encode_once(X_train, X_test):
 
 def _unimodal_methods():
     """One model per modality, by display name."""
+    from ..fusion._voting import ModalityVotingClassifier
     from ._recipes import modality_model
-    from ._voting import ModalityVotingClassifier
 
     return [
         (

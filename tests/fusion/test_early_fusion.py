@@ -240,8 +240,7 @@ def test_data_errors_name_modality_and_columns(table):
     ],
 )
 def test_bad_text_cells_raise_or_become_missing(table, bad, reason):
-    from mmensemble import CellDecodeError
-    from mmensemble._encoder_base import BadCellWarning
+    from mmensemble import BadCellWarning, CellDecodeError
 
     X = table.copy()
     X["text"] = X["text"].astype(object)

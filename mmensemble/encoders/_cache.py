@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._config import get_config
+from .._config import get_config
 
 __all__ = ["cache_info", "clear_cache"]
 
@@ -302,7 +302,7 @@ def encoder_fingerprint(encoder, *, libraries=(), extra=()):
     -------
     fingerprint : str
     """
-    from . import __version__
+    from .. import __version__
 
     digest = hashlib.blake2b(digest_size=16)
     relevant = sorted(

@@ -17,15 +17,13 @@ symmetric ``padding=kernel_size // 2`` for all three variants.
 
 import math
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-from ._deps import import_optional
+from .._deps import import_optional
 
-__all__ = ["EfficientNetLite", "load_efficientnet_lite", "preprocess_pil"]
+__all__ = ["EfficientNetLite", "load_efficientnet_lite"]
 
 # (repeats, kernel_size, stride, expand_ratio, out_channels) per stage, before
 # scaling; each stage takes the previous one's output (the stem's for the first).
@@ -74,13 +72,6 @@ _BN_EPS = 1e-3
 _BN_MOMENTUM = 0.01
 _STEM_CHANNELS = 32
 _HEAD_CHANNELS = 1280
-
-# The mean and standard deviation the weights were trained with, in 0-255 units.
-_MEAN = 127.0
-_STD = 128.0
-# Evaluation crop: the central size / (size + 32) of the shorter side.
-_CROP_PADDING = 32
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def _round_filters(filters, width_mult, divisor=8):
@@ -197,7 +188,7 @@ class EfficientNetLite(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from mmensemble._efficientnet import EfficientNetLite
+    >>> from mmensemble.encoders._efficientnet import EfficientNetLite
     >>> model = EfficientNetLite().eval()
     >>> model.forward_features(torch.zeros(1, 3, 224, 224)).shape
     torch.Size([1, 1280])
@@ -243,7 +234,8 @@ class EfficientNetLite(nn.Module):
         Parameters
         ----------
         x : torch.Tensor of shape (n_images, 3, height, width)
-            Images preprocessed as :func:`preprocess_pil` does.
+            Images preprocessed as
+            :func:`~mmensemble.encoders._preprocessing.preprocess_pil` does.
 
         Returns
         -------
@@ -263,7 +255,8 @@ class EfficientNetLite(nn.Module):
         Parameters
         ----------
         x : torch.Tensor of shape (n_images, 3, height, width)
-            Images preprocessed as :func:`preprocess_pil` does.
+            Images preprocessed as
+            :func:`~mmensemble.encoders._preprocessing.preprocess_pil` does.
 
         Returns
         -------
@@ -301,11 +294,12 @@ def load_efficientnet_lite(variant="lite0"):
 
     See Also
     --------
-    preprocess_pil : Turn a PIL image into the network's input.
+    mmensemble.encoders._preprocessing.preprocess_pil : Turn a PIL image into
+        the network's input.
 
     Examples
     --------
-    >>> from mmensemble._efficientnet import load_efficientnet_lite
+    >>> from mmensemble.encoders._efficientnet import load_efficientnet_lite
     >>> model, input_size = load_efficientnet_lite("lite0")
     >>> input_size
     224
@@ -323,76 +317,3 @@ def load_efficientnet_lite(variant="lite0"):
     model = EfficientNetLite(width_mult=width, depth_mult=depth, dropout=dropout)
     model.load_state_dict(state_dict, strict=True)
     return model.eval(), input_size
-
-
-def preprocess_pil(image, size, *, draft=False):
-    """Turn a PIL image into an EfficientNet-Lite input array.
-
-    This is the evaluation preprocessing of the weights' authors: the image is
-    converted to 8-bit RGB (transparent pixels composited over white, 16-bit
-    grayscale scaled down rather than clipped), the central
-    square covering ``size / (size + 32)`` of the shorter side is cropped (the
-    classic 224-out-of-256 crop for ``size=224``) and resized to ``size x size``
-    with bicubic interpolation, and pixel values are standardised as
-    ``(x - 127) / 128``. Keeping the aspect ratio this way gives more confident
-    and more accurate ImageNet predictions than squashing the whole image to a
-    square.
-
-    Parameters
-    ----------
-    image : PIL.Image.Image
-        The image, in any mode.
-    size : int
-        Side of the square output, e.g. the ``input_size`` returned by
-        :func:`load_efficientnet_lite`.
-    draft : bool, default=False
-        Let the JPEG decoder downscale by 2, 4 or 8 while decoding when the image
-        is much larger than needed: much faster on big photos, very slightly
-        different pixels. Only takes effect on a JPEG image that has not been
-        loaded yet, and then modifies ``image`` in place.
-
-    Returns
-    -------
-    array : ndarray of shape (3, size, size), dtype float32
-        The channels-first, standardised image.
-
-    Examples
-    --------
-    >>> from PIL import Image
-    >>> from mmensemble._efficientnet import preprocess_pil
-    >>> preprocess_pil(Image.new("RGB", (640, 480), "white"), 224).shape
-    (3, 224, 224)
-    """
-    if draft:
-        image.draft("RGB", (size + _CROP_PADDING, size + _CROP_PADDING))
-    image = _to_rgb(image)
-    width, height = image.size
-    side = min(width, height) * size / (size + _CROP_PADDING)
-    left = (width - side) / 2
-    top = (height - side) / 2
-    image = image.resize(
-        (size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side)
-    )
-    array = np.asarray(image, dtype=np.float32)
-    return ((array - _MEAN) / _STD).transpose(2, 0, 1).copy()
-
-
-def _to_rgb(image):
-    """Convert ``image`` to 8-bit RGB, compositing any transparency over white.
-
-    16-bit grayscale (``"I;16"``, and ``"I"`` with values above 255, as older
-    Pillow opens 16-bit PNG files) is scaled down to 8 bits instead of clipped.
-    """
-    if image.mode in _SIXTEEN_BIT or (
-        image.mode == "I" and image.getextrema()[1] > 255
-    ):
-        values = np.asarray(image, dtype=np.float64) / 257
-        image = Image.fromarray(np.clip(values.round(), 0, 255).astype(np.uint8))
-    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa"} or (
-        "transparency" in image.info
-    )
-    if not has_alpha:
-        return image if image.mode == "RGB" else image.convert("RGB")
-    rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba).convert("RGB")

@@ -7,10 +7,10 @@ import os
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._deps import import_optional
-from ._encoder_base import BaseCellEncoder
+from .._compat import HasMethods, Interval, StrOptions
+from .._deps import import_optional
+from ._base import BaseCellEncoder
 
 __all__ = ["ImageEncoder"]
 
@@ -177,8 +177,8 @@ class ImageEncoder(BaseCellEncoder):
 
         import torch
 
+        from .._torch_utils import resolve_device
         from ._efficientnet import load_efficientnet_lite
-        from ._torch_utils import resolve_device
 
         if isinstance(self.backbone, str):
             model, native_size = load_efficientnet_lite(self.backbone)
@@ -250,7 +250,7 @@ class ImageEncoder(BaseCellEncoder):
     def _decode(self, cell):
         from PIL import Image
 
-        from ._efficientnet import preprocess_pil
+        from ._preprocessing import preprocess_pil
 
         if isinstance(cell, Image.Image):
             image = cell
@@ -275,6 +275,8 @@ class ImageEncoder(BaseCellEncoder):
     def _embed(self, decoded):
         import torch
 
+        from .._torch_utils import pooled_features
+
         if self._session is not None:
             from ._onnx import run_session
 
@@ -290,7 +292,7 @@ class ImageEncoder(BaseCellEncoder):
             torch.inference_mode(),
             torch.autocast(self._device.type, dtype=dtype, enabled=dtype is not None),
         ):
-            features = _pooled_features(self._model, batch)
+            features = pooled_features(self._model, batch)
         return features.float().cpu().numpy()
 
     def _autocast_dtype(self):
@@ -301,15 +303,6 @@ class ImageEncoder(BaseCellEncoder):
         if self.precision == "auto":
             return torch.float16 if self._device.type == "cuda" else None
         return getattr(torch, self.precision)
-
-
-def _pooled_features(model, batch):
-    """Pooled features of a backbone: ``forward_features`` or ``forward``."""
-    forward = getattr(model, "forward_features", model)
-    features = forward(batch)
-    if features.ndim == 4:
-        features = features.mean(dim=(2, 3))
-    return features.reshape(features.shape[0], -1)
 
 
 def _open_checked(Image, source, max_pixels):

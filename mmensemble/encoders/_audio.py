@@ -20,12 +20,12 @@ from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ._deps import import_optional
-from ._encoder_base import BaseCellEncoder
-from ._torch_utils import resolve_device, torch
+from .._compat import Interval, StrOptions, _check_feature_names_in
+from .._deps import import_optional
+from .._torch_utils import resolve_device, torch
+from ._base import BaseCellEncoder
 
 __all__ = ["MFCCEncoder"]
 

@@ -13,17 +13,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.utils.metaestimators import _BaseComposition
 
-from ._cells import missing_mask
-from ._encoder_base import (
-    BadCellWarning,
+from .._compat import _BaseComposition
+from .._exceptions import BadCellWarning, CellDecodeError, ColumnNotFoundError
+from ..encoders._base import (
     ErrorsTableMixin,
     _bad_cells_message,
     concat_errors,
     errors_frame,
 )
-from ._exceptions import CellDecodeError, ColumnNotFoundError
+from ..encoders._cells import missing_mask
 
 __all__ = ["BaseModalityComposition", "as_frame", "select_columns"]
 

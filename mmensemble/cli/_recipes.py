@@ -65,8 +65,8 @@ def modality_encoder(role, *, sr=16000, image_size=None):
         (robust to typos and spelling variants), or mean imputation and
         standardisation of tabular columns.
     """
-    from ._audio import MFCCEncoder
-    from ._image import ImageEncoder
+    from ..encoders._audio import MFCCEncoder
+    from ..encoders._image import ImageEncoder
 
     _check_choice("role", role, ROLES)
     if role == "image":
@@ -160,17 +160,17 @@ def build_estimator(
     Examples
     --------
     >>> import pandas as pd
-    >>> from mmensemble._recipes import build_estimator
+    >>> from mmensemble.cli._recipes import build_estimator
     >>> X = pd.DataFrame({"review": ["great fun", "awful", None, "great value"],
     ...                   "stars": [5.0, 1.0, 4.0, 4.0]})
     >>> vote = build_estimator("voting", {"text": "review", "tabular": ["stars"]})
     >>> vote.fit(X, ["good", "bad", "good", "good"]).predict(X).tolist()
     ['good', 'bad', 'good', 'good']
     """
-    from ._fusion import FeatureFusion
-    from ._fusion_net import FusionNetClassifier, FusionNetRegressor
-    from ._stacking import ModalityStackingClassifier, ModalityStackingRegressor
-    from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
+    from ..fusion._early import FeatureFusion
+    from ..fusion._fusion_net import FusionNetClassifier, FusionNetRegressor
+    from ..fusion._stacking import ModalityStackingClassifier, ModalityStackingRegressor
+    from ..fusion._voting import ModalityVotingClassifier, ModalityVotingRegressor
 
     _check_choice("fusion", fusion, FUSIONS)
     _check_choice("task", task, TASKS)
@@ -217,7 +217,7 @@ def check_roles(roles):
 
     Examples
     --------
-    >>> from mmensemble._recipes import check_roles
+    >>> from mmensemble.cli._recipes import check_roles
     >>> check_roles({"tabular": ["age"], "text": "review", "image": None})
     {'text': 'review', 'tabular': ['age']}
     """

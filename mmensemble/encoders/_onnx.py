@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._exceptions import MMEnsembleError
+from .._exceptions import MMEnsembleError
 
 __all__ = ["ExportError", "onnx_session", "run_session"]
 
@@ -103,7 +103,7 @@ def _export(model, input_size):
     """The ONNX bytes of ``model`` followed by global average pooling."""
     import torch
 
-    from ._image import _pooled_features
+    from .._torch_utils import pooled_features
 
     class PooledFeatures(torch.nn.Module):
         def __init__(self, backbone):
@@ -111,7 +111,7 @@ def _export(model, input_size):
             self.backbone = backbone
 
         def forward(self, batch):
-            return _pooled_features(self.backbone, batch)
+            return pooled_features(self.backbone, batch)
 
     buffer = io.BytesIO()
     example = torch.zeros(1, 3, input_size, input_size)

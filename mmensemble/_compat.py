@@ -1,0 +1,22 @@
+"""The private scikit-learn helpers mmensemble relies on, in one place.
+
+scikit-learn does not promise to keep these names; importing them only here
+means a future release that moves one breaks one module, and the supported
+range of scikit-learn (``pyproject.toml``) is bounded by the releases these
+imports were checked against.
+"""
+
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import _check_feature_names_in, _check_response_method
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "_BaseComposition",
+    "_check_feature_names_in",
+    "_check_response_method",
+    "get_tags",
+]

@@ -1,0 +1,23 @@
+"""Fusion estimators: modalities combined by features, by models or by a network.
+
+``_modality`` holds the ``(name, estimator, columns)`` triples and the input
+table, ``_plumbing`` the per-modality steps all fusion families share (select a
+modality's columns, fit on its present rows, check widths and weights), and
+each remaining module one fusion family. Imports only from
+:mod:`mmensemble.encoders` and the package's base modules.
+"""
+
+from ._early import FeatureFusion
+from ._fusion_net import FusionNetClassifier, FusionNetRegressor
+from ._stacking import ModalityStackingClassifier, ModalityStackingRegressor
+from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
+
+__all__ = [
+    "FeatureFusion",
+    "FusionNetClassifier",
+    "FusionNetRegressor",
+    "ModalityStackingClassifier",
+    "ModalityStackingRegressor",
+    "ModalityVotingClassifier",
+    "ModalityVotingRegressor",
+]
