@@ -147,13 +147,14 @@ class BaseCellEncoder(
         keys = {}
         todo = []
         for position in np.flatnonzero(~missing_mask(cells)):
-            key = cache.key(values[position]) if cache.enabled else None
+            key = self._cell_key(cache, values[position]) if cache.enabled else None
             cached = None if key is None else cache.get(key)
             if cached is None:
                 keys[position] = key
                 todo.append(position)
             else:
                 out[position] = cached
+        todo = self._encode_order(values, todo)
         errors = []
         batches = (
             self._encode_remote if _remote_backend_active() else self._encode_local
@@ -273,6 +274,23 @@ class BaseCellEncoder(
     def _fingerprint_extra(self):
         """Identity beyond the parameters (e.g. a weights digest) for the cache."""
         return ()
+
+    def _cell_key(self, cache, cell):
+        """The cache key of one cell (None: not cached); ``cache.key`` by default.
+
+        Override when a cell type means something else for this encoder (a
+        ``str`` is a path to ImageEncoder but a text to TextEncoder).
+        """
+        return cache.key(cell)
+
+    def _encode_order(self, values, positions):
+        """The positions to encode, in the order they are to be batched.
+
+        ``values`` holds every cell of the column. The default keeps the
+        column's order; an encoder may reorder (TextEncoder sorts by length so
+        that a batch pads little). Outputs always land in their own rows.
+        """
+        return positions
 
     def _ensure_prepared(self):
         if any(not hasattr(self, name) for name in self._runtime_attributes):
