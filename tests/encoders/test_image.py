@@ -270,3 +270,24 @@ def test_progress_bar_is_silent_when_not_verbose(capsys):
             [np.zeros((8, 8), np.uint8)] * 6
         )
     assert capsys.readouterr().err == ""
+
+
+def test_exif_orientation_is_applied_to_files_and_bytes(tmp_path):
+    upright = load_sample_image("china.jpg")[100:196, 200:264]  # 96 x 64, portrait
+    sideways = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    path = tmp_path / "phone.jpg"
+    sideways.save(path, quality=95, exif=exif)
+    # the pixels as stored, then turned upright by hand: what the camera saw
+    with Image.open(path) as stored:
+        stored_pixels = np.asarray(stored.convert("RGB"))
+    assert stored_pixels.shape[:2] == (64, 96)
+    turned = np.ascontiguousarray(np.rot90(stored_pixels, k=-1))
+    encoder = ImageEncoder(**SMALL).fit([turned])
+    out = encoder.transform(
+        pd.Series([str(path), path.read_bytes(), turned, stored_pixels], name="photo")
+    )
+    np.testing.assert_allclose(out[0], out[2], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out[1], out[2], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(out[0], out[3], rtol=1e-2, atol=1e-2)
