@@ -12,7 +12,6 @@ unchanged (the STFT pads with zeros anyway), and the peak, the deltas and the
 pooling use the clip's own frames only.
 """
 
-import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._compat import Interval, StrOptions, _check_feature_names_in
 from .._deps import import_optional
 from .._torch_utils import resolve_device, torch
+from ._audio_io import decode_audio
 from ._base import BaseCellEncoder
 
 __all__ = ["MFCCEncoder"]
@@ -43,9 +43,6 @@ _AMIN = 1e-10
 _TOP_DB = 80.0
 # librosa.feature.delta's default width.
 _DELTA_WIDTH = 9
-# A 2-D array is a multichannel clip when its shorter side has at most this many
-# entries (7.1 surround) and its longer side is longer.
-_MAX_CHANNELS = 8
 # Grouping for the torch backend: a group's longest clip is at most 20 % plus
 # _BUCKET_SLACK samples longer than its shortest, and a group holds at most
 # this many padded samples (a longer clip is a group of its own). On the CPU,
@@ -348,105 +345,7 @@ class MFCCEncoder(BaseCellEncoder):
 
     def _decode(self, cell):
         """Turn one cell into a finite 1-D float waveform at ``self.sr``."""
-        if isinstance(cell, (str, os.PathLike)):
-            waveform, sr = self._read_file(os.fspath(cell))
-        elif isinstance(cell, tuple):
-            if len(cell) != 2:
-                raise TypeError(
-                    f"a tuple cell must be (array, sr), got a tuple of {len(cell)} "
-                    "items"
-                )
-            samples, sr = cell
-            if not isinstance(sr, Real) or isinstance(sr, bool) or not 0 < sr < np.inf:
-                raise ValueError(
-                    f"the sample rate of an (array, sr) cell must be a positive "
-                    f"finite number, got {sr!r}"
-                )
-            waveform = _as_waveform(samples)
-            self._check_duration(len(waveform), sr)
-        elif isinstance(cell, (bytes, bytearray, memoryview)):
-            raise TypeError(
-                "raw bytes are not an audio cell: write them to a file and give "
-                "its path, or decode them into an array"
-            )
-        elif isinstance(cell, (list, np.ndarray)) or hasattr(cell, "__array__"):
-            waveform, sr = _as_waveform(cell), self.sr
-            self._check_duration(len(waveform), sr)
-        else:
-            raise TypeError(
-                "expected a path, a 1-D float array or an (array, sr) tuple, got "
-                f"{type(cell).__name__} {cell!r}"
-            )
-        if sr != self.sr:
-            if len(waveform) * self.sr < sr:
-                raise ValueError(
-                    f"the clip of {len(waveform)} sample(s) at {sr!r} Hz is shorter "
-                    f"than one sample at sr={self.sr}"
-                )
-            librosa = import_optional("librosa")
-            waveform = librosa.resample(waveform, orig_sr=sr, target_sr=self.sr)
-        return np.ascontiguousarray(waveform)
-
-    def _read_file(self, path):
-        """Read an audio file as float32 mono; return it and its sample rate."""
-        soundfile = import_optional("soundfile")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no such audio file: {path!r}")
-        try:
-            with soundfile.SoundFile(path) as file:
-                sr = file.samplerate
-                self._check_duration(file.frames, sr)
-                if file.subtype == "PCM_16":
-                    # Twice as fast as libsndfile's conversion, and bit-identical
-                    # (both scale by 1 / 32768 exactly).
-                    pcm = file.read(dtype="int16", always_2d=True)
-                    data = pcm.astype(np.float32) / np.float32(32768)
-                else:
-                    data = file.read(dtype="float32", always_2d=True)
-        except soundfile.SoundFileRuntimeError as exc:
-            data, sr = self._read_with_ffmpeg(path, exc)
-        if data.shape[0] == 0:
-            raise ValueError(f"{path!r} holds no audio samples")
-        # librosa.load's to_mono: the mean over the channels.
-        waveform = data[:, 0] if data.shape[1] == 1 else np.mean(data.T, axis=0)
-        _check_finite(waveform)
-        return waveform, sr
-
-    def _read_with_ffmpeg(self, path, soundfile_error):
-        """Decode a format soundfile cannot read with ffmpeg, through audioread.
-
-        This is what ``librosa.load`` falls back to, minus its deprecated
-        wrapper (and audioread's ``rawread`` backend, whose formats soundfile
-        reads already).
-        """
-        ffdec = import_optional("audioread.ffdec", package="audioread")
-        try:
-            with ffdec.FFmpegAudioFile(path) as file:
-                self._check_duration(file.duration * file.samplerate, file.samplerate)
-                sr, channels = file.samplerate, file.channels
-                pcm = b"".join(file)
-        except ffdec.NotInstalledError as exc:
-            raise ValueError(
-                f"{path!r} is not an audio file soundfile can read "
-                f"({soundfile_error}); other formats need ffmpeg, which is not "
-                "installed"
-            ) from exc
-        except ffdec.FFmpegError as exc:
-            raise ValueError(
-                f"{path!r} is not an audio file soundfile or ffmpeg can read "
-                f"(soundfile: {soundfile_error}; ffmpeg: {type(exc).__name__} {exc})"
-            ) from exc
-        # ffmpeg decodes to 16-bit little-endian PCM; scale as librosa does.
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
-        return samples.reshape(-1, channels), sr
-
-    def _check_duration(self, n_samples, sr):
-        if self.max_duration is not None and n_samples > self.max_duration * sr:
-            raise ValueError(
-                f"the clip lasts {n_samples / sr:.1f} s, more than "
-                f"max_duration={self.max_duration!r} s; raise max_duration (None "
-                "for no limit) or cut the clip"
-            )
+        return decode_audio(cell, sr=self.sr, max_duration=self.max_duration)
 
     # ----------------------------------------------------------------- embedding
 
@@ -704,54 +603,3 @@ def _length_groups(lengths, n_fft, max_samples):
 def _delta_width(n_frames):
     """The delta width for a clip: 9, or the largest odd number <= its frames."""
     return min(_DELTA_WIDTH, n_frames if n_frames % 2 else n_frames - 1)
-
-
-def _as_waveform(samples):
-    """Check an array-like of samples; return it as a 1-D float array."""
-    array = np.asarray(samples)
-    if array.dtype.kind != "f":
-        if array.dtype.kind in "iu":
-            raise TypeError(
-                f"expected float samples, got integers ({array.dtype}); scale PCM "
-                "integers to [-1, 1] first, e.g. x / 32768 for int16"
-            )
-        raise TypeError(f"expected float samples, got an array of dtype {array.dtype}")
-    if array.dtype.itemsize < 4:
-        array = array.astype(np.float32)
-    if array.ndim == 2:
-        channels_axis = int(np.argmin(array.shape))
-        n_channels = array.shape[channels_axis]
-        if n_channels > _MAX_CHANNELS or array.shape[0] == array.shape[1]:
-            raise ValueError(
-                f"a 2-D array of shape {array.shape} is not a multichannel clip: "
-                f"expected (channels, n) or (n, channels) with at most "
-                f"{_MAX_CHANNELS} channels and more samples than channels"
-            )
-        array = np.mean(array, axis=channels_axis) if n_channels > 1 else array.ravel()
-    elif array.ndim != 1:
-        raise ValueError(
-            f"expected a 1-D waveform (or a 2-D multichannel clip), got an array "
-            f"of shape {array.shape}"
-        )
-    if array.size == 0:
-        raise ValueError("the waveform is empty (0 samples)")
-    _check_finite(array)
-    return array
-
-
-def _check_finite(waveform):
-    """Reject NaN and inf samples, and samples that overflow float32."""
-    finite = np.isfinite(waveform)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        raise ValueError(
-            f"the waveform has {bad.size} non-finite sample(s) (NaN or inf), the "
-            f"first at sample {bad[0]}"
-        )
-    overflowing = np.abs(waveform) > np.finfo(np.float32).max
-    if overflowing.any():
-        raise ValueError(
-            f"the waveform has {np.count_nonzero(overflowing)} sample(s) beyond the "
-            f"float32 range, the first at sample {np.flatnonzero(overflowing)[0]}; "
-            "audio samples are expected in [-1, 1]"
-        )
