@@ -28,6 +28,7 @@ _PUBLIC = {
     "ModalityStackingRegressor": ".fusion",
     "FusionNetClassifier": ".fusion",
     "FusionNetRegressor": ".fusion",
+    "explain_modalities": ".inspection",
     "modality_importance": ".inspection",
     "plot_modality_importance": ".inspection",
     "BadCellWarning": "._exceptions",

@@ -4,6 +4,7 @@ Works on any fitted fusion estimator by masking modalities as missing; imports
 from :mod:`mmensemble.fusion` and below, never from the command line.
 """
 
+from ._explain import explain_modalities
 from ._importance import modality_importance, plot_modality_importance
 
-__all__ = ["modality_importance", "plot_modality_importance"]
+__all__ = ["explain_modalities", "modality_importance", "plot_modality_importance"]

@@ -9,6 +9,7 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
+from .._exceptions import MMEnsembleError
 from ..fusion._modality import as_frame, resolve_columns
 
 __all__ = ["modality_importance", "plot_modality_importance"]
@@ -97,71 +98,28 @@ def modality_importance(estimator, X, y, *, scoring=None, modalities=None, n_job
     True
     """
     check_is_fitted(estimator)
-    if modalities is None:
-        modalities = _find_modalities(estimator)
-        if modalities is None:
-            raise ValueError(
-                f"could not find the modalities of {type(estimator).__name__}: pass "
-                "a fitted fusion estimator (ModalityVotingClassifier, "
-                "ModalityStackingClassifier, ...), a pipeline or search holding one "
-                "or a FeatureFusion, or give modalities={name: columns}; got "
-                f"estimator={estimator!r}"
-            )
-    elif not isinstance(modalities, dict) or not modalities:
-        raise ValueError(
-            "modalities must be a non-empty dict of modality name to columns, got "
-            f"modalities={modalities!r}"
-        )
-    names = list(modalities)
-    if len(names) > _MAX_MODALITIES:
-        raise ValueError(
-            f"exact Shapley values need 2 ** n_modalities scores; {len(names)} "
-            f"modalities are more than the {_MAX_MODALITIES} supported: {names!r}"
-        )
     frame = as_frame(X)
-    columns = {
-        name: _as_list(resolve_columns(modalities[name], frame)) for name in names
-    }
+    columns = resolve_modalities(estimator, frame, modalities)
+    names = list(columns)
     scorer = check_scoring(estimator, scoring=scoring)
-    subsets = [
-        frozenset(subset)
-        for size in range(len(names) + 1)
-        for subset in combinations(names, size)
-    ]
+    subsets = all_subsets(names)
     scores = Parallel(n_jobs=n_jobs)(
         delayed(_score_subset)(
-            estimator,
-            scorer,
-            frame,
-            y,
-            [
-                column
-                for name in names
-                if name not in subset
-                for column in columns[name]
-            ],
+            estimator, scorer, masked_copy(frame, columns, keep=subset), y
         )
         for subset in subsets
     )
     value = dict(zip(subsets, scores, strict=True))
     everything, nothing = frozenset(names), frozenset()
-    n_modalities = len(names)
+    shapley = shapley_values(names, value)
     rows = {}
     for name in names:
-        others = [subset for subset in subsets if name not in subset]
-        shapley = sum(
-            factorial(len(subset))
-            * factorial(n_modalities - len(subset) - 1)
-            / factorial(n_modalities)
-            * (value[subset | {name}] - value[subset])
-            for subset in others
-        )
         without = value[everything - {name}]
         rows[name] = {
             "score_alone": value[frozenset([name])],
             "score_without": without,
             "score_drop": value[everything] - without,
-            "shapley": shapley,
+            "shapley": shapley[name],
         }
     importance = pd.DataFrame.from_dict(rows, orient="index")
     importance.index.name = "modality"
@@ -171,6 +129,115 @@ def modality_importance(estimator, X, y, *, scoring=None, modalities=None, n_job
         scoring=scoring if isinstance(scoring, str) else None,
     )
     return importance
+
+
+class InspectionError(MMEnsembleError, ValueError):
+    """The modalities of an estimator cannot be found or inspected."""
+
+
+def resolve_modalities(estimator, frame, modalities=None):
+    """The columns of each modality of ``estimator`` in ``frame``.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A fusion estimator, or a pipeline or search holding one.
+    frame : DataFrame
+        The input table.
+    modalities : dict of str to columns, default=None
+        Modality name to column spec; None takes them from the estimator.
+
+    Returns
+    -------
+    columns : dict of str to list
+        Modality name to the list of its column labels in ``frame``.
+    """
+    if modalities is None:
+        modalities = _find_modalities(estimator)
+        if modalities is None:
+            raise InspectionError(
+                f"could not find the modalities of {type(estimator).__name__}: pass "
+                "a fitted fusion estimator (ModalityVotingClassifier, "
+                "ModalityStackingClassifier, ...), a pipeline or search holding one "
+                "or a FeatureFusion, or give modalities={name: columns}; got "
+                f"estimator={estimator!r}"
+            )
+    elif not isinstance(modalities, dict) or not modalities:
+        raise InspectionError(
+            "modalities must be a non-empty dict of modality name to columns, got "
+            f"modalities={modalities!r}"
+        )
+    names = list(modalities)
+    if len(names) > _MAX_MODALITIES:
+        raise InspectionError(
+            f"exact Shapley values need 2 ** n_modalities evaluations; {len(names)} "
+            f"modalities are more than the {_MAX_MODALITIES} supported: {names!r}"
+        )
+    return {name: _as_list(resolve_columns(modalities[name], frame)) for name in names}
+
+
+def all_subsets(names):
+    """Every subset of ``names`` as a frozenset, from the empty one to all."""
+    return [
+        frozenset(subset)
+        for size in range(len(names) + 1)
+        for subset in combinations(names, size)
+    ]
+
+
+def masked_copy(frame, columns, *, keep):
+    """A copy of ``frame`` with every modality not in ``keep`` set missing (NaN).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The input table.
+    columns : dict of str to list
+        Modality name to its columns, as :func:`resolve_modalities` returns.
+        Columns shared by a kept and a masked modality are masked.
+    keep : collection of str
+        The modalities left as they are.
+
+    Returns
+    -------
+    masked : DataFrame
+    """
+    masked = frame.copy()
+    for name, names_columns in columns.items():
+        if name not in keep:
+            for column in names_columns:
+                masked[column] = np.nan
+    return masked
+
+
+def shapley_values(names, value):
+    """Exact Shapley values of ``names`` from the value of every subset.
+
+    Parameters
+    ----------
+    names : list of str
+        The players (modalities).
+    value : dict of frozenset to float or ndarray
+        ``v(S)`` for every subset ``S`` of ``names``; arrays give one Shapley
+        value per element (per row).
+
+    Returns
+    -------
+    shapley : dict of str to float or ndarray
+        They sum to ``v(all) - v(none)`` (efficiency).
+    """
+    n_players = len(names)
+    return {
+        name: sum(
+            factorial(len(subset))
+            * factorial(n_players - len(subset) - 1)
+            / factorial(n_players)
+            * (value[subset | {name}] - value[subset])
+            for subset in value
+            if name not in subset
+        )
+        for name in names
+    }
 
 
 def _find_modalities(estimator):
@@ -191,11 +258,7 @@ def _as_list(columns):
     return [columns] if np.isscalar(columns) else list(columns)
 
 
-def _score_subset(estimator, scorer, frame, y, masked_columns):
-    """Score with ``masked_columns`` set to missing (NaN) in a copy of X."""
-    masked = frame.copy()
-    for column in masked_columns:
-        masked[column] = np.nan
+def _score_subset(estimator, scorer, masked, y):
     return float(scorer(estimator, masked, y))
 
 
