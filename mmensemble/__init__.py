@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "ImageEncoder": ".encoders",
     "MFCCEncoder": ".encoders",
+    "SignalEncoder": ".encoders",
     "cache_info": ".encoders",
     "clear_cache": ".encoders",
     "FeatureFusion": ".fusion",

@@ -10,5 +10,6 @@ Nothing here imports from :mod:`mmensemble.fusion` or the layers above it.
 from ._audio import MFCCEncoder
 from ._cache import cache_info, clear_cache
 from ._image import ImageEncoder
+from ._signal import SignalEncoder
 
-__all__ = ["ImageEncoder", "MFCCEncoder", "cache_info", "clear_cache"]
+__all__ = ["ImageEncoder", "MFCCEncoder", "SignalEncoder", "cache_info", "clear_cache"]

@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from mmensemble import ImageEncoder, MFCCEncoder
+from mmensemble import ImageEncoder, MFCCEncoder, SignalEncoder
 
 
 def image_cells():
@@ -27,9 +27,24 @@ def audio_cells():
     return pd.Series(cells, index=[3, 1, 4, 9], name="clip")
 
 
+def signal_cells():
+    rng = np.random.default_rng(0)
+    cells = [rng.normal(size=(n, 3)) for n in (40, 25, 60)]
+    cells.append((rng.normal(size=(80, 3)), 2.0))
+    cells[1] = None
+    return pd.Series(cells, index=[3, 1, 4, 9], name="sensor")
+
+
 ENCODERS = [
     (ImageEncoder(image_size=32, batch_size=2), image_cells),
     (MFCCEncoder(sr=8000, n_fft=256, hop_length=128, n_mels=32, deltas=1), audio_cells),
+    (SignalEncoder(), signal_cells),
+    (
+        SignalEncoder(
+            features=("mean", "minirocket"), minirocket_kernels=84, random_state=0
+        ),
+        signal_cells,
+    ),
 ]
 IDS = [type(encoder).__name__ for encoder, _ in ENCODERS]
 
