@@ -6,5 +6,13 @@ from :mod:`mmensemble.fusion` and below, never from the command line.
 
 from ._explain import explain_modalities
 from ._importance import modality_importance, plot_modality_importance
+from ._plots import plot_confusion_matrix, plot_prediction_error, plot_robustness
 
-__all__ = ["explain_modalities", "modality_importance", "plot_modality_importance"]
+__all__ = [
+    "explain_modalities",
+    "modality_importance",
+    "plot_confusion_matrix",
+    "plot_modality_importance",
+    "plot_prediction_error",
+    "plot_robustness",
+]

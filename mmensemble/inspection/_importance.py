@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._exceptions import MMEnsembleError
 from ..fusion._modality import as_frame, resolve_columns
+from ._plots import figure_title
 
 __all__ = ["modality_importance", "plot_modality_importance"]
 
@@ -262,7 +263,14 @@ def _score_subset(estimator, scorer, masked, y):
     return float(scorer(estimator, masked, y))
 
 
-def plot_modality_importance(importance, *, ax=None, columns=("shapley", "score_drop")):
+def plot_modality_importance(
+    importance,
+    *,
+    ax=None,
+    columns=("shapley", "score_drop"),
+    title=None,
+    dataset_name=None,
+):
     """Horizontal bar plot of modality importances.
 
     Parameters
@@ -275,6 +283,14 @@ def plot_modality_importance(importance, *, ax=None, columns=("shapley", "score_
 
     columns : sequence of str, default=("shapley", "score_drop")
         Columns of ``importance`` drawn side by side for each modality.
+
+    title : str, default=None
+        The figure's title; None gives the score with every modality and
+        with none (from ``importance.attrs``), or "Modality importance".
+
+    dataset_name : str, default=None
+        The evaluated data set (e.g. the CSV file's name), shown under the
+        title.
 
     Returns
     -------
@@ -308,7 +324,9 @@ def plot_modality_importance(importance, *, ax=None, columns=("shapley", "score_
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 1 + 0.6 * len(importance)))
+        _, ax = plt.subplots(
+            figsize=(6.5, 2 + 0.6 * len(importance)), layout="constrained"
+        )
     positions = np.arange(len(importance))
     height = 0.8 / len(columns)
     for offset, column in enumerate(columns):
@@ -323,10 +341,14 @@ def plot_modality_importance(importance, *, ax=None, columns=("shapley", "score_
     ax.axvline(0.0, color="black", linewidth=0.8)
     scoring = importance.attrs.get("scoring") or "score"
     ax.set_xlabel(f"contribution to {scoring}")
-    if "full_score" in importance.attrs:
-        ax.set_title(
-            f"{scoring}: {importance.attrs['full_score']:.3g} with every modality, "
-            f"{importance.attrs['empty_score']:.3g} with none"
-        )
+    ax.set_ylabel("modality")
+    if title is None:
+        title = "Modality importance"
+        if "full_score" in importance.attrs:
+            title = (
+                f"{scoring}: {importance.attrs['full_score']:.3g} with every "
+                f"modality, {importance.attrs['empty_score']:.3g} with none"
+            )
+    ax.set_title(figure_title(title, dataset_name))
     ax.legend()
     return ax
