@@ -133,7 +133,7 @@ def test_every_figure_has_a_title_axis_labels_and_the_data_set():
     axes = [
         plot_modality_importance(importance, dataset_name="test.csv"),
         plot_robustness(curve, dataset_name="test.csv"),
-        plot_prediction_error([1.0, 2.0, 3.0], [1.2, 1.8, 3.1], dataset_name="test.csv"),
+        plot_prediction_error([1.0, 2.0], [1.2, 1.8], dataset_name="test.csv"),
     ]
     for ax in axes:
         assert ax.get_title().endswith("\non test.csv")
