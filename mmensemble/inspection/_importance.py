@@ -186,7 +186,7 @@ def all_subsets(names):
     ]
 
 
-def masked_copy(frame, columns, *, keep):
+def masked_copy(frame, columns, *, keep, rows=None):
     """A copy of ``frame`` with every modality not in ``keep`` set missing (NaN).
 
     Parameters
@@ -198,6 +198,8 @@ def masked_copy(frame, columns, *, keep):
         Columns shared by a kept and a masked modality are masked.
     keep : collection of str
         The modalities left as they are.
+    rows : ndarray of bool of shape (n_samples,), default=None
+        The rows where the modalities are masked; None masks every row.
 
     Returns
     -------
@@ -207,7 +209,9 @@ def masked_copy(frame, columns, *, keep):
     for name, names_columns in columns.items():
         if name not in keep:
             for column in names_columns:
-                masked[column] = np.nan
+                masked[column] = (
+                    np.nan if rows is None else masked[column].mask(rows, np.nan)
+                )
     return masked
 
 
