@@ -15,7 +15,14 @@ import sys
 from contextlib import contextmanager
 
 from .._exceptions import CellDecodeError, MMEnsembleError
-from ._recipes import FUSIONS, ROLES, TASKS, role_columns
+from ._recipes import (
+    AUDIO_ENCODERS,
+    FUSIONS,
+    ROLES,
+    TASKS,
+    TEXT_ENCODERS,
+    role_columns,
+)
 from ._tables import format_table
 
 __all__ = ["main"]
@@ -93,7 +100,11 @@ def _parser():
         description=(
             "Fit a fusion model on DATA, a CSV file, and save it to MODEL. Image "
             "and audio columns hold file paths, relative to DATA's folder; an "
-            "empty cell means the modality is missing in that row."
+            "empty cell means the modality is missing in that row. With no role "
+            "flag (--image, --audio, --text, --categorical, --tabular), the role "
+            "of every column but the target is inferred from the data and the "
+            "role table is printed; with role flags, only the named columns are "
+            "used."
         ),
     )
     fit.add_argument("data", metavar="DATA.csv", help="training table")
@@ -105,17 +116,41 @@ def _parser():
     ]:
         fit.add_argument(f"--{role}", metavar="COL", help=what)
     fit.add_argument(
+        "--categorical",
+        nargs="+",
+        default=[],
+        metavar="COL",
+        help="columns of categories (one-hot encoded)",
+    )
+    fit.add_argument(
         "--tabular", nargs="+", default=[], metavar="COL", help="numeric columns"
     )
     fit.add_argument(
         "--fusion",
-        required=True,
+        default="auto",
         choices=FUSIONS,
         help=(
-            "early: features concatenated (FeatureFusion); voting: soft vote of "
-            "one model per modality; stacking: meta-learner on out-of-fold "
+            "auto (default): every strategy below scored by cross-validation on "
+            "one encoding, the best kept or a greedy ensemble of them; early: "
+            "features concatenated (FeatureFusion); voting: soft vote of one "
+            "model per modality; stacking: meta-learner on out-of-fold "
             "predictions; net: shared-layer network with auxiliary heads"
         ),
+    )
+    fit.add_argument(
+        "--text-encoder",
+        choices=TEXT_ENCODERS,
+        default="sentence",
+        help=(
+            "sentence (default): pretrained sentence embeddings "
+            "(all-MiniLM-L6-v2, offline); tfidf: character n-gram TF-IDF"
+        ),
+    )
+    fit.add_argument(
+        "--audio-encoder",
+        choices=AUDIO_ENCODERS,
+        default=AUDIO_ENCODERS[0],
+        help="mfcc: MFCC statistics",
     )
     fit.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="model file to write"
@@ -214,10 +249,7 @@ def _run_fit(args):
 
     roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
     if not roles:
-        raise CommandError(
-            "no input column given; name at least one with --image, --audio, "
-            "--text or --tabular"
-        )
+        roles = _inferred_roles(args.data, args.target)
     frame = read_table(args.data, roles, target=args.target)
     y = _target(frame, args.target, args.data)
     task = args.task
@@ -228,6 +260,8 @@ def _run_fit(args):
         args.fusion,
         roles,
         task=task,
+        text_encoder=args.text_encoder,
+        audio_encoder=args.audio_encoder,
         sr=args.sr,
         image_size=args.image_size,
         random_state=args.random_state,
@@ -246,11 +280,54 @@ def _run_fit(args):
                 f"could not fit the {args.fusion!r} model on {args.data}: {exc}"
             ) from exc
     save(model, args.output)
+    if args.fusion == "auto":
+        _print_leaderboard(estimator)
     print(
         f"fitted {type(estimator).__name__} ({args.fusion} fusion, {task}) on "
         f"{len(frame)} rows of {args.data}; saved to {args.output}"
     )
     return 0
+
+
+def _inferred_roles(path, target):
+    """Infer the role of every column of ``path`` but ``target``; print them."""
+    from ._recipes import check_roles
+    from ._roles import infer_column_roles, roles_from_table
+
+    frame = read_table(path, {}, target=target)
+    table = infer_column_roles(
+        frame.drop(columns=target), base_dir=os.path.dirname(os.path.abspath(path))
+    )
+    print(f"column roles inferred from {path} (name them with role flags instead):")
+    print(
+        format_table(
+            table.set_index("column"), {"role": ("role", "s"), "reason": ("", "s")}
+        )
+    )
+    roles = roles_from_table(table)
+    if not roles:
+        raise CommandError(
+            f"no column of {path} but the target {target!r} can be used (see the "
+            "reasons above); name the input columns with --image, --audio, "
+            "--text, --categorical or --tabular"
+        )
+    return check_roles(roles)
+
+
+def _print_leaderboard(estimator):
+    """Print the out-of-fold leaderboard of an automatic fusion model."""
+    scoring = "accuracy" if hasattr(estimator, "classes_") else "R2"
+    print(
+        f"fusion methods by cross-validated {scoring} (mean seconds per fold; "
+        f"kept: {estimator.best_method_}):"
+    )
+    formats = {
+        "cv_score": (f"cv {scoring}", ".4f"),
+        "fit_seconds": ("fit s", ".2f"),
+        "predict_seconds": ("predict s", ".2f"),
+        "weight": ("weight", ".2f"),
+    }
+    print(format_table(estimator.leaderboard_, formats))
 
 
 def _run_predict(args):

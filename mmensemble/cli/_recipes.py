@@ -1,25 +1,33 @@
 """Ready-made estimators for columns with known roles (image, audio, text, ...).
 
 The command line (``mmensemble fit``) and the demo build their models here, so
-that a fusion strategy is put together in one place. A *role* says what a
-column holds: ``"image"``, ``"audio"`` and ``"text"`` name one column each,
-``"tabular"`` a list of numeric columns. Each role becomes one modality,
-named after the role.
+that a fusion strategy is put together in one place; the per-modality models
+are those of :func:`mmensemble.default_modality_model`, so Python users and the
+command line get the same self-tuning heads. A *role* says what a column
+holds: ``"image"``, ``"audio"`` and ``"text"`` name one column (or a list of
+columns, one modality each), ``"categorical"`` and ``"tabular"`` a list of
+columns (one modality for all of them, named after the role).
 """
 
-import math
-
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+
+from ..fusion._defaults import (
+    AUDIO_ENCODERS,
+    TASKS,
+    TEXT_ENCODERS,
+    check_choice,
+    default_encoder,
+    default_head,
+    default_meta_learner,
+    default_modality_model,
+)
 
 __all__ = [
+    "AUDIO_ENCODERS",
     "FUSIONS",
     "ROLES",
     "TASKS",
+    "TEXT_ENCODERS",
     "RoleModel",
     "build_estimator",
     "check_roles",
@@ -28,94 +36,50 @@ __all__ = [
     "role_columns",
 ]
 
-ROLES = ("image", "audio", "text", "tabular")
-FUSIONS = ("early", "voting", "stacking", "net")
-TASKS = ("classification", "regression")
-
-# Inverse regularisation of the logistic regressions: standardised embeddings
-# have many correlated features and need more regularisation than TF-IDF
-# vectors, whose rows have unit norm and whose entries are small. Early fusion
-# scales each block to unit total variance, so its features are small too.
-_C = {"image": 0.1, "audio": 0.1, "text": 10.0, "tabular": 1.0}
-_C_EARLY = 10.0
+ROLES = ("image", "audio", "text", "categorical", "tabular")
+FUSIONS = ("auto", "early", "voting", "stacking", "net")
+# Roles whose columns form one modality together (the others: one per column).
+_GROUPED = ("categorical", "tabular")
 
 
-def modality_encoder(role, *, sr=16000, image_size=None):
+def modality_encoder(role, **options):
     """Return the transformer turning the cells of ``role`` into features.
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "tabular"}
+    role : {"image", "audio", "text", "categorical", "tabular"}
         What the modality's columns hold.
-    sr : int, default=16000
-        Sample rate the audio is analysed at; clips at other rates are
-        resampled. The MFCC window is about 32 ms and the hop 10 ms.
-    image_size : int, default=None
-        Side of the square input of the image network; None takes the size
-        its weights were trained for. Smaller is faster (small images gain
-        nothing from being upscaled to 224 pixels).
+    **options
+        ``text_encoder``, ``audio_encoder``, ``sr``, ``image_size`` of
+        :func:`mmensemble.default_encoder`.
 
     Returns
     -------
     encoder : transformer
-        :class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`
-        (MFCCs and deltas, mean, standard deviation, minimum and maximum over
-        time), a
-        character n-gram :class:`~sklearn.feature_extraction.text.TfidfVectorizer`
-        (robust to typos and spelling variants), or mean imputation and
-        standardisation of tabular columns.
+        :func:`mmensemble.default_encoder` of the role.
     """
-    from ..encoders._audio import MFCCEncoder
-    from ..encoders._image import ImageEncoder
-
-    _check_choice("role", role, ROLES)
-    if role == "image":
-        return ImageEncoder(image_size=image_size)
-    if role == "audio":
-        n_fft = 2 ** math.ceil(math.log2(0.032 * sr))
-        return MFCCEncoder(
-            sr=sr,
-            n_mfcc=20,
-            n_fft=n_fft,
-            hop_length=max(1, sr // 100),
-            n_mels=40,
-            deltas=1,
-            stats=("mean", "std", "min", "max"),
-        )
-    if role == "text":
-        return TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True
-        )
-    return make_pipeline(SimpleImputer(), StandardScaler())
+    return default_encoder(role, **options)
 
 
-def modality_model(role, *, task="classification", sr=16000, image_size=None):
-    """Return a single-modality model: the role's encoder and a linear model.
+def modality_model(role, *, task="classification", **options):
+    """Return a single-modality model: the role's encoder and a tuned head.
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "tabular"}
+    role : {"image", "audio", "text", "categorical", "tabular"}
         What the modality's columns hold.
     task : {"classification", "regression"}, default="classification"
-        Logistic regression or cross-validated ridge regression.
-    sr : int, default=16000
-        Sample rate of the audio encoder (see :func:`modality_encoder`).
-    image_size : int, default=None
-        Input size of the image network (see :func:`modality_encoder`).
+        What the model predicts.
+    **options
+        ``text_encoder``, ``audio_encoder``, ``sr``, ``image_size`` of
+        :func:`mmensemble.default_modality_model`.
 
     Returns
     -------
     model : Pipeline
-        The encoder, a :class:`~sklearn.preprocessing.StandardScaler` for
-        embeddings, and the linear model (logistic regression regularised
-        more for embeddings than for TF-IDF vectors).
+        :func:`mmensemble.default_modality_model` of the role.
     """
-    _check_choice("task", task, TASKS)
-    steps = [modality_encoder(role, sr=sr, image_size=image_size)]
-    if role in ("image", "audio"):
-        steps.append(StandardScaler())
-    steps.append(_linear_model(task, C=_C[role]))
-    return make_pipeline(*steps)
+    return default_modality_model(role, task=task, **options)
 
 
 def build_estimator(
@@ -123,6 +87,8 @@ def build_estimator(
     roles,
     *,
     task="classification",
+    text_encoder="sentence",
+    audio_encoder="mfcc",
     sr=16000,
     image_size=None,
     random_state=0,
@@ -132,23 +98,33 @@ def build_estimator(
 
     Parameters
     ----------
-    fusion : {"early", "voting", "stacking", "net"}
+    fusion : {"auto", "early", "voting", "stacking", "net"}
         ``"early"``: :class:`~mmensemble.FeatureFusion` of the modality
-        encoders followed by a linear model. ``"voting"``: soft voting
+        encoders followed by a self-tuning linear model
+        (:func:`~mmensemble.default_head`). ``"voting"``: soft voting
         (averaging for regression) over one :func:`modality_model` per
-        modality. ``"stacking"``: a meta-learner over their out-of-fold
+        modality. ``"stacking"``: the tuned meta-learner
+        (:func:`~mmensemble.default_meta_learner`) over their out-of-fold
         predictions. ``"net"``: a shared-layer network over the encoders'
-        blocks, with auxiliary per-modality heads (multi-task learning).
+        blocks, with auxiliary per-modality heads (multi-task learning), its
+        number of epochs set by early stopping. ``"auto"``:
+        :class:`~mmensemble.AutoFusionClassifier` (or regressor), which scores
+        the four out of fold on one encoding and keeps the best or a blend.
     roles : dict of str to str or list of str
-        Column(s) of each role; see :data:`ROLES`. ``"tabular"`` takes a list.
+        Column(s) of each role; see :data:`ROLES`.
     task : {"classification", "regression"}, default="classification"
         Which kind of estimator to build.
+    text_encoder : {"sentence", "tfidf"}, default="sentence"
+        Pretrained sentence embeddings (:class:`~mmensemble.TextEncoder`) or
+        character n-gram TF-IDF.
+    audio_encoder : {"mfcc"}, default="mfcc"
+        MFCC statistics.
     sr : int, default=16000
-        Sample rate of the audio encoder.
+        Sample rate of the MFCC encoder.
     image_size : int, default=None
         Input size of the image network.
     random_state : int, default=0
-        Seed of the stacking and network estimators.
+        Seed of the stacking folds and of the network.
     n_jobs : int, default=None
         Parallel jobs of the fusion estimator (joblib).
 
@@ -161,27 +137,38 @@ def build_estimator(
     --------
     >>> import pandas as pd
     >>> from mmensemble.cli._recipes import build_estimator
-    >>> X = pd.DataFrame({"review": ["great fun", "awful", None, "great value"],
-    ...                   "stars": [5.0, 1.0, 4.0, 4.0]})
-    >>> vote = build_estimator("voting", {"text": "review", "tabular": ["stars"]})
-    >>> vote.fit(X, ["good", "bad", "good", "good"]).predict(X).tolist()
+    >>> X = pd.DataFrame({"review": ["great fun", "awful", None, "great value"] * 3,
+    ...                   "stars": [5.0, 1.0, 4.0, 4.0] * 3})
+    >>> y = ["good", "bad", "good", "good"] * 3
+    >>> vote = build_estimator("voting", {"text": "review", "tabular": ["stars"]},
+    ...                        text_encoder="tfidf")
+    >>> vote.fit(X, y).predict(X.head(4)).tolist()
     ['good', 'bad', 'good', 'good']
     """
+    from ..fusion._auto import AutoFusionClassifier, AutoFusionRegressor
     from ..fusion._early import FeatureFusion
     from ..fusion._fusion_net import FusionNetClassifier, FusionNetRegressor
     from ..fusion._stacking import ModalityStackingClassifier, ModalityStackingRegressor
     from ..fusion._voting import ModalityVotingClassifier, ModalityVotingRegressor
 
-    _check_choice("fusion", fusion, FUSIONS)
-    _check_choice("task", task, TASKS)
+    check_choice("fusion", fusion, FUSIONS)
+    check_choice("task", task, TASKS)
     roles = check_roles(roles)
-    options = {"sr": sr, "image_size": image_size}
+    options = {
+        "text_encoder": text_encoder,
+        "audio_encoder": audio_encoder,
+        "sr": sr,
+        "image_size": image_size,
+    }
     classification = task == "classification"
-    if fusion in ("voting", "stacking"):
+    if fusion in ("auto", "voting", "stacking"):
         models = [
-            (role, modality_model(role, task=task, **options), columns)
-            for role, columns in roles.items()
+            (name, modality_model(role, task=task, **options), columns)
+            for name, role, columns in modalities(roles)
         ]
+        if fusion == "auto":
+            auto = AutoFusionClassifier if classification else AutoFusionRegressor
+            return auto(models, random_state=random_state, n_jobs=n_jobs)
         if fusion == "voting":
             if classification:
                 return ModalityVotingClassifier(models, voting="soft", n_jobs=n_jobs)
@@ -189,17 +176,57 @@ def build_estimator(
         stacking = (
             ModalityStackingClassifier if classification else ModalityStackingRegressor
         )
-        return stacking(models, cv=5, random_state=random_state, n_jobs=n_jobs)
+        return stacking(
+            models,
+            final_estimator=default_meta_learner(task),
+            cv=5,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
     encoders = [
-        (role, modality_encoder(role, **options), columns)
-        for role, columns in roles.items()
+        (name, modality_encoder(role, **options), columns)
+        for name, role, columns in modalities(roles)
     ]
     if fusion == "early":
-        return make_pipeline(
-            FeatureFusion(encoders, n_jobs=n_jobs), _linear_model(task, C=_C_EARLY)
-        )
+        return make_pipeline(FeatureFusion(encoders, n_jobs=n_jobs), default_head(task))
     network = FusionNetClassifier if classification else FusionNetRegressor
     return network(encoders, aux_weight=0.3, random_state=random_state)
+
+
+def modalities(roles):
+    """Yield ``(name, role, columns)`` for every modality of a role mapping.
+
+    A role holding one column is one modality named after the role; an
+    image, audio or text role holding several columns is one modality per
+    column, named ``<role>_<column>``; the categorical and tabular columns
+    form one modality each.
+
+    Parameters
+    ----------
+    roles : dict of str to str or list of str
+        Checked column(s) of each role (see :func:`check_roles`).
+
+    Yields
+    ------
+    name, role, columns : str, str, str or list of str
+
+    Examples
+    --------
+    >>> from mmensemble.cli._recipes import modalities
+    >>> list(modalities({"image": ["front", "back"], "tabular": ["age"]}))
+    [('image_front', 'image', 'front'), ('image_back', 'image', 'back'), \
+('tabular', 'tabular', ['age'])]
+    """
+    for role, columns in roles.items():
+        if role in _GROUPED:
+            yield role, role, list(columns)
+        elif isinstance(columns, str):
+            yield role, role, columns
+        elif len(columns) == 1:
+            yield role, role, columns[0]
+        else:
+            for column in columns:
+                yield f"{role}_{column}", role, column
 
 
 def check_roles(roles):
@@ -208,7 +235,8 @@ def check_roles(roles):
     Parameters
     ----------
     roles : dict of str to str or list of str
-        Column(s) of each role.
+        Column(s) of each role: a column name or a list of names (image,
+        audio, text); a list of names (categorical, tabular).
 
     Returns
     -------
@@ -231,18 +259,19 @@ def check_roles(roles):
     checked = {}
     for role in ROLES:
         columns = roles.get(role)
-        if columns is None or (role == "tabular" and len(columns) == 0):
+        if columns is None or (not isinstance(columns, str) and len(columns) == 0):
             continue
-        if role == "tabular":
-            if isinstance(columns, str):
+        if isinstance(columns, str):
+            if role in _GROUPED:
                 raise TypeError(
-                    f"roles['tabular'] must be a list of column names, got {columns!r}"
+                    f"roles[{role!r}] must be a list of column names, got {columns!r}"
                 )
+        else:
             columns = list(columns)
-        elif not isinstance(columns, str):
-            raise TypeError(
-                f"roles[{role!r}] must be one column name (a str), got {columns!r}"
-            )
+            if not all(isinstance(column, str) for column in columns):
+                raise TypeError(
+                    f"roles[{role!r}] must be column names (str), got {columns!r}"
+                )
         checked[role] = columns
     if not checked:
         raise ValueError(
@@ -300,14 +329,3 @@ def role_columns(roles):
     for role, columns in roles.items():
         for column in [columns] if isinstance(columns, str) else columns:
             yield role, column
-
-
-def _linear_model(task, *, C):
-    if task == "classification":
-        return LogisticRegression(C=C, max_iter=2000)
-    return RidgeCV(alphas=np.logspace(-3, 3, 13))
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices!r}, got {value!r}")

@@ -7,12 +7,21 @@ each remaining module one fusion family. Imports only from
 :mod:`mmensemble.encoders` and the package's base modules.
 """
 
+from ._auto import AutoFusionClassifier, AutoFusionRegressor
+from ._defaults import (
+    default_encoder,
+    default_head,
+    default_meta_learner,
+    default_modality_model,
+)
 from ._early import FeatureFusion
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
 from ._stacking import ModalityStackingClassifier, ModalityStackingRegressor
 from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
 
 __all__ = [
+    "AutoFusionClassifier",
+    "AutoFusionRegressor",
     "FeatureFusion",
     "FusionNetClassifier",
     "FusionNetRegressor",
@@ -20,4 +29,8 @@ __all__ = [
     "ModalityStackingRegressor",
     "ModalityVotingClassifier",
     "ModalityVotingRegressor",
+    "default_encoder",
+    "default_head",
+    "default_meta_learner",
+    "default_modality_model",
 ]

@@ -1,0 +1,267 @@
+"""The default model of a modality: its encoder and a head that tunes itself.
+
+A *role* says what a modality's columns hold (``"image"``, ``"audio"``,
+``"text"``, ``"categorical"``, ``"tabular"``). :func:`default_encoder` gives the
+role's encoder, :func:`default_head` the linear model on top, which picks its
+own regularisation by internal cross-validation (``LogisticRegressionCV``,
+``RidgeCV``). Inside a fusion estimator the encoder's outputs come from the
+embedding cache, so this tuning costs no extra encoding. The command line's
+recipes build their models here, so Python users and ``mmensemble fit`` get
+the same defaults.
+"""
+
+import math
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .._exceptions import MMEnsembleError
+
+__all__ = [
+    "AUDIO_ENCODERS",
+    "ROLES",
+    "TASKS",
+    "TEXT_ENCODERS",
+    "default_encoder",
+    "default_head",
+    "default_meta_learner",
+    "default_modality_model",
+]
+
+ROLES = ("image", "audio", "text", "categorical", "tabular")
+TEXT_ENCODERS = ("sentence", "tfidf")
+AUDIO_ENCODERS = ("mfcc",)
+TASKS = ("classification", "regression")
+
+# Inverse regularisation strengths searched by the logistic heads, and the
+# ridge penalties of the regression heads: wide enough for standardised
+# embeddings (which need strong regularisation), TF-IDF rows of unit norm and
+# the unit-variance blocks of early fusion (which need little).
+C_GRID = np.logspace(-3, 3, 7)
+ALPHA_GRID = np.logspace(-3, 4, 15)
+
+# Roles whose encoder gives dense embeddings that a linear head needs
+# standardised; TF-IDF vectors and one-hot columns are used as they are,
+# tabular columns are standardised by their encoder.
+_STANDARDISED = frozenset({"image", "audio", "text"})
+
+
+def default_encoder(
+    role,
+    *,
+    text_encoder="sentence",
+    audio_encoder="mfcc",
+    sr=16000,
+    image_size=None,
+):
+    """Return the transformer turning the cells of ``role`` into features.
+
+    Parameters
+    ----------
+    role : {"image", "audio", "text", "categorical", "tabular"}
+        What the modality's columns hold: one column of images, clips or texts;
+        a list of categorical or numeric columns.
+    text_encoder : {"sentence", "tfidf"}, default="sentence"
+        ``"sentence"``: :class:`~mmensemble.TextEncoder`, pretrained sentence
+        embeddings (all-MiniLM-L6-v2, shipped on PyPI, offline).
+        ``"tfidf"``: a character n-gram
+        :class:`~sklearn.feature_extraction.text.TfidfVectorizer` (robust to
+        typos and spelling variants).
+    audio_encoder : {"mfcc"}, default="mfcc"
+        ``"mfcc"``: :class:`~mmensemble.MFCCEncoder` (MFCCs and deltas; mean,
+        standard deviation, minimum and maximum over time).
+    sr : int, default=16000
+        Sample rate the MFCCs are computed at; clips at other rates are
+        resampled. The window is about 32 ms and the hop 10 ms.
+    image_size : int, default=None
+        Side of the square input of the image network; None takes the size
+        its weights were trained for. Smaller is faster.
+
+    Returns
+    -------
+    encoder : transformer
+        :class:`~mmensemble.ImageEncoder`, the audio or text encoder chosen,
+        a :class:`~sklearn.preprocessing.OneHotEncoder` ignoring unknown
+        categories (after filling missing cells with the most frequent one),
+        or mean imputation and standardisation of numeric columns.
+
+    Examples
+    --------
+    >>> from mmensemble import default_encoder
+    >>> default_encoder("categorical")
+    Pipeline(steps=[('simpleimputer', SimpleImputer(strategy='most_frequent')),
+                    ('onehotencoder', OneHotEncoder(handle_unknown='ignore'))])
+    """
+    from ..encoders._audio import MFCCEncoder
+    from ..encoders._image import ImageEncoder
+
+    check_choice("role", role, ROLES)
+    check_choice("text_encoder", text_encoder, TEXT_ENCODERS)
+    check_choice("audio_encoder", audio_encoder, AUDIO_ENCODERS)
+    if role == "image":
+        return ImageEncoder(image_size=image_size)
+    if role == "audio":
+        n_fft = 2 ** math.ceil(math.log2(0.032 * sr))
+        return MFCCEncoder(
+            sr=sr,
+            n_mfcc=20,
+            n_fft=n_fft,
+            hop_length=max(1, sr // 100),
+            n_mels=40,
+            deltas=1,
+            stats=("mean", "std", "min", "max"),
+        )
+    if role == "text" and text_encoder == "sentence":
+        from ..encoders._text import TextEncoder
+
+        return TextEncoder()
+    if role == "text":
+        return TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True
+        )
+    if role == "categorical":
+        return make_pipeline(
+            SimpleImputer(strategy="most_frequent"),
+            OneHotEncoder(handle_unknown="ignore"),
+        )
+    return make_pipeline(SimpleImputer(), StandardScaler())
+
+
+def default_head(task="classification", *, cv=5):
+    """Return a linear model that tunes its regularisation by cross-validation.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}, default="classification"
+        :class:`~sklearn.linear_model.LogisticRegressionCV` (``C`` from
+        :data:`C_GRID`, chosen by log loss over ``cv`` stratified folds) or
+        :class:`~sklearn.linear_model.RidgeCV` (``alpha`` from
+        :data:`ALPHA_GRID`, by efficient leave-one-out).
+    cv : int, default=5
+        Folds of the logistic regression's internal search.
+
+    Returns
+    -------
+    head : estimator
+        Unfitted. Its ``score`` is the criterion it tunes by (negative log
+        loss for the classifier, R² for the regressor).
+
+    Examples
+    --------
+    >>> from mmensemble import default_head
+    >>> float(default_head("regression").fit([[0.0], [1.0], [2.0]], [0, 1, 2]).alpha_)
+    0.001
+    """
+    check_choice("task", task, TASKS)
+    if task == "classification":
+        return LogisticRegressionCV(
+            Cs=C_GRID,
+            cv=cv,
+            l1_ratios=(0.0,),
+            scoring="neg_log_loss",
+            max_iter=2000,
+            use_legacy_attributes=False,
+        )
+    return RidgeCV(alphas=ALPHA_GRID)
+
+
+def default_modality_model(
+    role,
+    *,
+    task="classification",
+    text_encoder="sentence",
+    audio_encoder="mfcc",
+    sr=16000,
+    image_size=None,
+):
+    """Return the default model of one modality: its encoder and a tuned head.
+
+    Parameters
+    ----------
+    role : {"image", "audio", "text", "categorical", "tabular"}
+        What the modality's columns hold (see :func:`default_encoder`).
+    task : {"classification", "regression"}, default="classification"
+        Which head (see :func:`default_head`).
+    text_encoder : {"sentence", "tfidf"}, default="sentence"
+        The text encoder (see :func:`default_encoder`).
+    audio_encoder : {"mfcc"}, default="mfcc"
+        The audio encoder (see :func:`default_encoder`).
+    sr : int, default=16000
+        Sample rate of the MFCC encoder.
+    image_size : int, default=None
+        Input size of the image network.
+
+    Returns
+    -------
+    model : Pipeline
+        The encoder, a :class:`~sklearn.preprocessing.StandardScaler` for
+        dense embeddings, and the self-tuning head. Its first step is the
+        encoder and its last the head; fusion estimators encode each cell
+        once (the embedding cache), so the head's internal search re-encodes
+        nothing.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegressionCV : The classification head.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mmensemble import ModalityVotingClassifier, default_modality_model
+    >>> X = pd.DataFrame({"colour": ["red", "blue", "red", "blue"] * 5})
+    >>> y = ["warm", "cold", "warm", "cold"] * 5
+    >>> vote = ModalityVotingClassifier(
+    ...     [("colour", default_modality_model("categorical"), ["colour"])])
+    >>> vote.fit(X, y).predict(X.head(2)).tolist()
+    ['warm', 'cold']
+    """
+    encoder = default_encoder(
+        role,
+        text_encoder=text_encoder,
+        audio_encoder=audio_encoder,
+        sr=sr,
+        image_size=image_size,
+    )
+    steps = [encoder]
+    if role in _STANDARDISED and not isinstance(encoder, TfidfVectorizer):
+        steps.append(StandardScaler())
+    steps.append(default_head(task))
+    return make_pipeline(*steps)
+
+
+def default_meta_learner(task="classification"):
+    """Return the tuned meta-learner of stacking.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}, default="classification"
+        What the stacking estimator predicts.
+
+    Returns
+    -------
+    final_estimator : estimator
+        :func:`default_head` of the task: the meta-features (per-modality
+        probabilities or predictions and missing-modality indicators) are few
+        and on one scale, so they need no standardisation.
+
+    Examples
+    --------
+    >>> from mmensemble import default_meta_learner
+    >>> type(default_meta_learner("regression")).__name__
+    'RidgeCV'
+    """
+    return default_head(task)
+
+
+class InvalidChoiceError(MMEnsembleError, ValueError):
+    """An argument is not one of the values it may take."""
+
+
+def check_choice(name, value, choices):
+    """Raise :class:`InvalidChoiceError` unless ``value`` is in ``choices``."""
+    if value not in choices:
+        raise InvalidChoiceError(f"{name} must be one of {choices!r}, got {value!r}")
