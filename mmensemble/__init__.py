@@ -20,7 +20,6 @@ _PUBLIC = {
     "ImageEncoder": ".encoders",
     "MFCCEncoder": ".encoders",
     "TextEncoder": ".encoders",
-    "TextEncoder": ".encoders",
     "SignalEncoder": ".encoders",
     "VideoEncoder": ".encoders",
     "video_soundtrack": ".encoders",
