@@ -6,7 +6,13 @@ package (handwritten digit images, synthesised speech, typed words);
 modalities carry the class with a chosen strength.
 """
 
+from ._moving_shapes import load_moving_shapes
 from ._spoken_digits import get_data_home, load_spoken_digits
 from ._synthetic import make_multimodal_classification
 
-__all__ = ["get_data_home", "load_spoken_digits", "make_multimodal_classification"]
+__all__ = [
+    "get_data_home",
+    "load_moving_shapes",
+    "load_spoken_digits",
+    "make_multimodal_classification",
+]

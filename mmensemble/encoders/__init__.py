@@ -12,12 +12,15 @@ from ._cache import cache_info, clear_cache
 from ._image import ImageEncoder
 from ._signal import SignalEncoder
 from ._text import TextEncoder
+from ._video import VideoEncoder, video_soundtrack
 
 __all__ = [
     "ImageEncoder",
     "MFCCEncoder",
     "SignalEncoder",
     "TextEncoder",
+    "VideoEncoder",
     "cache_info",
     "clear_cache",
+    "video_soundtrack",
 ]

@@ -8,7 +8,14 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from mmensemble import ImageEncoder, MFCCEncoder, SignalEncoder, TextEncoder
+from mmensemble import (
+    ImageEncoder,
+    MFCCEncoder,
+    SignalEncoder,
+    TextEncoder,
+    VideoEncoder,
+)
+from mmensemble.datasets import load_moving_shapes
 
 
 def image_cells():
@@ -35,6 +42,12 @@ def signal_cells():
     return pd.Series(cells, index=[3, 1, 4, 9], name="sensor")
 
 
+def video_cells():
+    cells = load_moving_shapes().data["video"][:4].tolist()
+    cells[1] = None
+    return pd.Series(cells, index=[3, 1, 4, 9], name="video")
+
+
 def text_cells():
     texts = ["a red cat", None, "", "two dogs play"]
     return pd.Series(texts, index=[3, 1, 4, 9], name="caption")
@@ -51,15 +64,29 @@ ENCODERS = [
         signal_cells,
     ),
     (TextEncoder(batch_size=2), text_cells),
+    (
+        VideoEncoder(ImageEncoder(image_size=32), n_frames=3, batch_size=2),
+        video_cells,
+    ),
 ]
 IDS = [type(encoder).__name__ for encoder, _ in ENCODERS]
+
+
+def _comparable(params):
+    """Parameters with nested estimators (cloned, so new objects) by their params."""
+    return {
+        name: (type(value), value.get_params(deep=False))
+        if hasattr(value, "get_params")
+        else value
+        for name, value in params.items()
+    }
 
 
 @pytest.mark.parametrize(("encoder", "make_cells"), ENCODERS, ids=IDS)
 def test_get_params_clone_round_trip(encoder, make_cells):
     cloned = clone(encoder)
     assert cloned is not encoder
-    assert cloned.get_params() == encoder.get_params()
+    assert _comparable(cloned.get_params()) == _comparable(encoder.get_params())
     original = encoder.batch_size
     cloned.set_params(batch_size=original + 1)
     assert cloned.batch_size == original + 1 and encoder.batch_size == original
