@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "ImageEncoder": ".encoders",
     "MFCCEncoder": ".encoders",
+    "WhisperEncoder": ".encoders",
     "TextEncoder": ".encoders",
     "SignalEncoder": ".encoders",
     "VideoEncoder": ".encoders",

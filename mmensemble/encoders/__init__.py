@@ -13,6 +13,7 @@ from ._image import ImageEncoder
 from ._signal import SignalEncoder
 from ._text import TextEncoder
 from ._video import VideoEncoder, video_soundtrack
+from ._whisper import WhisperEncoder
 
 __all__ = [
     "ImageEncoder",
@@ -20,6 +21,7 @@ __all__ = [
     "SignalEncoder",
     "TextEncoder",
     "VideoEncoder",
+    "WhisperEncoder",
     "cache_info",
     "clear_cache",
     "video_soundtrack",

@@ -280,15 +280,7 @@ class MFCCEncoder(BaseCellEncoder):
 
     def _validate_params(self):
         super()._validate_params()
-        if len(self.stats) == 0 or any(
-            not isinstance(stat, str) or stat not in _STATS for stat in self.stats
-        ):
-            raise ValueError(
-                f"stats={self.stats!r} is not valid: expected a non-empty tuple of "
-                f"names among {_STATS!r}"
-            )
-        if len(set(self.stats)) != len(self.stats):
-            raise ValueError(f"stats={self.stats!r} names a statistic twice")
+        validate_stats(self.stats)
         if self.n_mfcc > self.n_mels:
             raise ValueError(
                 f"n_mfcc={self.n_mfcc!r} is larger than n_mels={self.n_mels!r}: the "
@@ -598,6 +590,19 @@ def _length_groups(lengths, n_fft, max_samples):
         current.append(position)
     groups.append(current)
     return groups
+
+
+def validate_stats(stats):
+    """Check a ``stats`` parameter: distinct names among ``_STATS``."""
+    if len(stats) == 0 or any(
+        not isinstance(stat, str) or stat not in _STATS for stat in stats
+    ):
+        raise ValueError(
+            f"stats={stats!r} is not valid: expected a non-empty tuple of "
+            f"names among {_STATS!r}"
+        )
+    if len(set(stats)) != len(stats):
+        raise ValueError(f"stats={stats!r} names a statistic twice")
 
 
 def _delta_width(n_frames):

@@ -21,7 +21,7 @@ __all__ = ["decode_audio"]
 _MAX_CHANNELS = 8
 
 
-def decode_audio(cell, *, sr, max_duration):
+def decode_audio(cell, *, sr, max_duration, array_sr=None):
     """Turn one audio cell into a finite 1-D float waveform at ``sr``.
 
     Parameters
@@ -34,6 +34,8 @@ def decode_audio(cell, *, sr, max_duration):
     max_duration : float or None
         Longest clip accepted, in seconds, checked before resampling (and for
         files before reading them); None accepts any duration.
+    array_sr : float, default=None
+        The sample rate of a bare array cell; None means ``sr``.
 
     Returns
     -------
@@ -65,7 +67,7 @@ def decode_audio(cell, *, sr, max_duration):
             "its path, or decode them into an array"
         )
     elif isinstance(cell, (list, np.ndarray)) or hasattr(cell, "__array__"):
-        waveform, cell_sr = _as_waveform(cell), sr
+        waveform, cell_sr = _as_waveform(cell), sr if array_sr is None else array_sr
         _check_duration(len(waveform), cell_sr, max_duration)
     else:
         raise TypeError(

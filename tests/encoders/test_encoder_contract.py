@@ -14,6 +14,7 @@ from mmensemble import (
     SignalEncoder,
     TextEncoder,
     VideoEncoder,
+    WhisperEncoder,
 )
 from mmensemble.datasets import load_moving_shapes
 
@@ -68,6 +69,7 @@ ENCODERS = [
         VideoEncoder(ImageEncoder(image_size=32), n_frames=3, batch_size=2),
         video_cells,
     ),
+    (WhisperEncoder(sr=8000, n_threads=1, batch_size=2), audio_cells),
 ]
 IDS = [type(encoder).__name__ for encoder, _ in ENCODERS]
 
