@@ -67,6 +67,14 @@ def test_layouts_1d_and_files_give_the_same_features(tmp_path):
     assert encode([list(one)]).shape == encode([one]).shape
 
 
+def test_a_3d_stack_is_one_series_per_row_as_aeon_lays_it_out():
+    stack = np.stack([series(seed=k).T for k in range(3)])  # (cases, channels, time)
+    encoder = SignalEncoder(layout="channels_first")
+    np.testing.assert_allclose(
+        encoder.fit_transform(stack), encoder.fit_transform(list(stack))
+    )
+
+
 def test_variable_lengths_give_one_width_and_per_row_features():
     cells = [series(n, seed=n) for n in (5, 40, 300)]
     out = encode(cells)
