@@ -149,8 +149,11 @@ def _parser():
     fit.add_argument(
         "--audio-encoder",
         choices=AUDIO_ENCODERS,
-        default=AUDIO_ENCODERS[0],
-        help="mfcc: MFCC statistics",
+        default="whisper",
+        help=(
+            "whisper (default): pretrained speech embeddings (Whisper tiny.en, "
+            "offline; English speech); mfcc: MFCC statistics"
+        ),
     )
     fit.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="model file to write"
@@ -204,6 +207,16 @@ def _parser():
     predict.add_argument(
         "-o", "--output", required=True, metavar="PRED.csv", help="CSV file to write"
     )
+    predict.add_argument(
+        "--explain",
+        action="store_true",
+        help=(
+            "add an 'explain_<modality>' column per modality, its exact Shapley "
+            "contribution to the predicted class's probability (or the predicted "
+            "value), and 'explain_baseline', the prediction with every modality "
+            "missing; the baseline plus the contributions is the prediction"
+        ),
+    )
     predict.set_defaults(command=_run_predict)
 
     evaluate = commands.add_parser(
@@ -229,6 +242,22 @@ def _parser():
         default=".",
         metavar="DIR",
         help="folder of the figures (default: the current folder)",
+    )
+    evaluate.add_argument(
+        "--normalize",
+        action="store_true",
+        help="normalise the confusion matrix by row (each true class sums to 1)",
+    )
+    evaluate.add_argument(
+        "--report",
+        default=None,
+        metavar="REPORT.html",
+        help=(
+            "also write one self-contained HTML page: metrics, confusion matrix, "
+            "per-class precision and recall, modality importance, robustness to "
+            "missing modalities, the slowest and most wrong rows explained, the "
+            "encoders' settings and the bad cells met"
+        ),
     )
     evaluate.set_defaults(command=_run_evaluate)
     return parser
@@ -350,6 +379,16 @@ def _run_predict(args):
     if probabilities is not None:
         for position, label in enumerate(model.estimator.classes_):
             out[f"proba_{label}"] = probabilities[:, position]
+    if args.explain:
+        from ..inspection._explain import explain_modalities
+
+        with _reading(args.data):
+            explanation = explain_modalities(model.estimator, X)
+        contributions = explanation.columns.drop(
+            ["prediction", "probability"], errors="ignore"
+        )
+        for name in contributions:
+            out[f"explain_{name}"] = explanation[name]
     try:
         out.to_csv(args.output, index="id" not in out.columns, index_label="row")
     except OSError as exc:
@@ -359,31 +398,28 @@ def _run_predict(args):
 
 
 def _run_evaluate(args):
-    from sklearn.metrics import (
-        accuracy_score,
-        f1_score,
-        mean_absolute_error,
-        r2_score,
-    )
-
     from ..inspection._importance import modality_importance
+    from ._report import (
+        evaluation_figures,
+        evaluation_metrics,
+        evaluation_scoring,
+        figure_png,
+        record_bad_cells,
+    )
 
     model = read_model(args.model)
     target = args.target or model.target
     frame = read_table(args.data, model.roles, target=target)
     y = _target(frame, target, args.data)
     X = frame[model.columns]
-    with _reading(args.data):
+    with _reading(args.data), record_bad_cells() as bad_cells:
         prediction = model.estimator.predict(X)
     print(f"{model.fusion} fusion {model.task} model, {len(frame)} rows of {args.data}")
-    if model.task == "classification":
-        print(f"accuracy: {accuracy_score(y, prediction):.4f}")
-        macro_f1 = f1_score(y, prediction, average="macro", zero_division=0)
-        print(f"macro-F1: {macro_f1:.4f}")
-    else:
-        print(f"R2: {r2_score(y, prediction):.4f}")
-        print(f"MAE: {mean_absolute_error(y, prediction):.4g}")
-    importance = modality_importance(model.estimator, X, y)
+    for name, value in evaluation_metrics(model.task, y, prediction).items():
+        print(f"{name}: {value:{'.4g' if name == 'MAE' else '.4f'}}")
+    importance = modality_importance(
+        model.estimator, X, y, scoring=evaluation_scoring(model.task)
+    )
     print("modality importance (score of all modalities minus score without it;")
     print("Shapley value over every subset of modalities):")
     print(
@@ -392,50 +428,57 @@ def _run_evaluate(args):
             {"score_drop": ("score_drop", ".4f"), "shapley": ("shapley", ".4f")},
         )
     )
-    for path in _draw(model, y, prediction, importance, args.out_dir):
+    figures = {
+        stem: figure_png(figure)
+        for stem, figure in evaluation_figures(
+            model,
+            y,
+            prediction,
+            importance,
+            dataset_name=os.path.basename(args.data),
+            normalize="true" if args.normalize else None,
+        ).items()
+    }
+    for path in _draw(figures, args.out_dir):
         print(f"wrote {path}")
+    if args.report is not None:
+        from ._report import write_report
+
+        with _reading(args.data):
+            try:
+                write_report(
+                    args.report,
+                    model=model,
+                    model_path=args.model,
+                    data_path=args.data,
+                    frame=frame,
+                    y=y,
+                    prediction=prediction,
+                    importance=importance,
+                    figures=figures,
+                    predict_errors=bad_cells,
+                )
+            except OSError as exc:
+                raise CommandError(f"could not write {args.report}: {exc}") from exc
+        print(f"wrote {args.report}")
     return 0
 
 
-def _draw(model, y, prediction, importance, out_dir):
-    """Draw the evaluation figures into ``out_dir``; return their paths."""
-    import matplotlib
-
-    from ..inspection._importance import plot_modality_importance
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay, PredictionErrorDisplay
-
+def _draw(figures, out_dir):
+    """Write the evaluation figures (PNG bytes by file stem) into ``out_dir``."""
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise CommandError(f"could not create the folder {out_dir}: {exc}") from exc
-    if model.task == "classification":
-        display = ConfusionMatrixDisplay.from_predictions(
-            y, prediction, labels=model.estimator.classes_, colorbar=False
-        )
-        name = "confusion_matrix.png"
-    else:
-        display = PredictionErrorDisplay.from_predictions(
-            y, prediction, kind="actual_vs_predicted"
-        )
-        name = "prediction_error.png"
-    display.ax_.set_title(f"{model.fusion} fusion")
-    paths = [os.path.join(out_dir, name)]
-    _save_figure(display.figure_, paths[0])
-    ax = plot_modality_importance(importance)
-    paths.append(os.path.join(out_dir, "modality_importance.png"))
-    _save_figure(ax.figure, paths[1])
-    plt.close("all")
+    paths = []
+    for stem, png in figures.items():
+        paths.append(os.path.join(out_dir, f"{stem}.png"))
+        try:
+            with open(paths[-1], "wb") as file:
+                file.write(png)
+        except OSError as exc:
+            raise CommandError(f"could not write {paths[-1]}: {exc}") from exc
     return paths
-
-
-def _save_figure(figure, path):
-    try:
-        figure.savefig(path, dpi=100, bbox_inches="tight")
-    except OSError as exc:
-        raise CommandError(f"could not write {path}: {exc}") from exc
 
 
 def read_table(path, roles, *, target=None):

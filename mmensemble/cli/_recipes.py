@@ -88,7 +88,7 @@ def build_estimator(
     *,
     task="classification",
     text_encoder="sentence",
-    audio_encoder="mfcc",
+    audio_encoder="whisper",
     sr=16000,
     image_size=None,
     random_state=0,
@@ -117,10 +117,11 @@ def build_estimator(
     text_encoder : {"sentence", "tfidf"}, default="sentence"
         Pretrained sentence embeddings (:class:`~mmensemble.TextEncoder`) or
         character n-gram TF-IDF.
-    audio_encoder : {"mfcc"}, default="mfcc"
-        MFCC statistics.
+    audio_encoder : {"whisper", "mfcc"}, default="whisper"
+        Pretrained Whisper embeddings (:class:`~mmensemble.WhisperEncoder`)
+        or MFCC statistics.
     sr : int, default=16000
-        Sample rate of the MFCC encoder.
+        Sample rate of bare-array audio cells (and of the MFCCs).
     image_size : int, default=None
         Input size of the image network.
     random_state : int, default=0

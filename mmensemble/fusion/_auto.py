@@ -210,7 +210,7 @@ class _BaseAutoFusion(BaseModalityComposition):
         if method == "early":
             return make_pipeline(FeatureFusion(encoders), default_head(task))
         network = FusionNetClassifier if classification else FusionNetRegressor
-        params = {"aux_weight": 0.3, **(self.net_params or {})}
+        params = {"aux_weight": 0.3, "max_epochs": 200, **(self.net_params or {})}
         return network(encoders, random_state=self.random_state, **params)
 
     def _fit_fold(self, candidate, embedded, y, train, test):
@@ -317,7 +317,8 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
       models with the tuned meta-learner
       (:func:`~mmensemble.default_meta_learner`);
     - ``"net"``: :class:`~mmensemble.FusionNetClassifier` over the encoding
-      steps, with auxiliary heads (``aux_weight=0.3``).
+      steps, with auxiliary heads (``aux_weight=0.3``), its epochs set by
+      early stopping.
 
     Each method is scored by accuracy on out-of-fold predictions over the same
     ``cv`` folds (no row is scored by a model that saw it). Greedy ensemble
@@ -341,7 +342,9 @@ default=("early", "voting", "stacking", "net")
     ensemble_size : int, default=25
         Rounds of greedy ensemble selection; 0 keeps the best single method.
     net_params : dict, default=None
-        Parameters of the fusion network, e.g. ``{"max_epochs": 50}``.
+        Parameters of the fusion network, over the defaults
+        ``{"aux_weight": 0.3, "max_epochs": 200}`` (early stopping on a
+        validation split sets the number of epochs).
     random_state : int, RandomState instance or None, default=None
         Seeds stacking's folds and the network.
     n_jobs : int, default=None

@@ -34,7 +34,7 @@ __all__ = [
 
 ROLES = ("image", "audio", "text", "categorical", "tabular")
 TEXT_ENCODERS = ("sentence", "tfidf")
-AUDIO_ENCODERS = ("mfcc",)
+AUDIO_ENCODERS = ("whisper", "mfcc")
 TASKS = ("classification", "regression")
 
 # Inverse regularisation strengths searched by the logistic heads, and the
@@ -54,7 +54,7 @@ def default_encoder(
     role,
     *,
     text_encoder="sentence",
-    audio_encoder="mfcc",
+    audio_encoder="whisper",
     sr=16000,
     image_size=None,
 ):
@@ -71,12 +71,17 @@ def default_encoder(
         ``"tfidf"``: a character n-gram
         :class:`~sklearn.feature_extraction.text.TfidfVectorizer` (robust to
         typos and spelling variants).
-    audio_encoder : {"mfcc"}, default="mfcc"
-        ``"mfcc"``: :class:`~mmensemble.MFCCEncoder` (MFCCs and deltas; mean,
-        standard deviation, minimum and maximum over time).
+    audio_encoder : {"whisper", "mfcc"}, default="whisper"
+        ``"whisper"``: :class:`~mmensemble.WhisperEncoder`, pretrained speech
+        embeddings (Whisper tiny.en encoder states, mean and standard
+        deviation; shipped on PyPI, offline; English speech, though other
+        audio gets features too). ``"mfcc"``: :class:`~mmensemble.MFCCEncoder`
+        (MFCCs and deltas; mean, standard deviation, minimum and maximum over
+        time).
     sr : int, default=16000
-        Sample rate the MFCCs are computed at; clips at other rates are
-        resampled. The window is about 32 ms and the hop 10 ms.
+        Sample rate of bare-array audio cells; the MFCCs are computed at that
+        rate (other clips are resampled; window about 32 ms, hop 10 ms),
+        Whisper resamples everything to 16 kHz.
     image_size : int, default=None
         Side of the square input of the image network; None takes the size
         its weights were trained for. Smaller is faster.
@@ -104,6 +109,10 @@ def default_encoder(
     check_choice("audio_encoder", audio_encoder, AUDIO_ENCODERS)
     if role == "image":
         return ImageEncoder(image_size=image_size)
+    if role == "audio" and audio_encoder == "whisper":
+        from ..encoders._whisper import WhisperEncoder
+
+        return WhisperEncoder(sr=sr)
     if role == "audio":
         n_fft = 2 ** math.ceil(math.log2(0.032 * sr))
         return MFCCEncoder(
@@ -174,7 +183,7 @@ def default_modality_model(
     *,
     task="classification",
     text_encoder="sentence",
-    audio_encoder="mfcc",
+    audio_encoder="whisper",
     sr=16000,
     image_size=None,
 ):
@@ -188,10 +197,10 @@ def default_modality_model(
         Which head (see :func:`default_head`).
     text_encoder : {"sentence", "tfidf"}, default="sentence"
         The text encoder (see :func:`default_encoder`).
-    audio_encoder : {"mfcc"}, default="mfcc"
+    audio_encoder : {"whisper", "mfcc"}, default="whisper"
         The audio encoder (see :func:`default_encoder`).
     sr : int, default=16000
-        Sample rate of the MFCC encoder.
+        Sample rate of bare-array audio cells.
     image_size : int, default=None
         Input size of the image network.
 
