@@ -245,18 +245,30 @@ def shapley_values(names, value):
     }
 
 
-def _find_modalities(estimator):
-    """Modality name to columns of the fusion step of ``estimator``, or None."""
+def find_fusion_step(estimator):
+    """The fitted fusion estimator (with ``modalities_``) in ``estimator``, or None.
+
+    ``estimator`` itself, or the first one found in a pipeline's steps or a
+    search's ``best_estimator_``, recursively.
+    """
     if hasattr(estimator, "modalities_"):
-        return {name: columns for name, _, columns in estimator.modalities_}
+        return estimator
     inner = [getattr(estimator, "best_estimator_", None)]
     inner.extend(step for _, step in getattr(estimator, "steps", []))
     for candidate in inner:
         if candidate is not None and not isinstance(candidate, str):
-            found = _find_modalities(candidate)
+            found = find_fusion_step(candidate)
             if found is not None:
                 return found
     return None
+
+
+def _find_modalities(estimator):
+    """Modality name to columns of the fusion step of ``estimator``, or None."""
+    step = find_fusion_step(estimator)
+    if step is None:
+        return None
+    return {name: columns for name, _, columns in step.modalities_}
 
 
 def _as_list(columns):

@@ -102,7 +102,8 @@ def plot_confusion_matrix(
     n_lines = max(name.count("\n") + 1 for name in names)
     longest = max(len(part) for name in names for part in name.split("\n"))
     text_width = _CHAR_WIDTH * font_size * longest / _POINTS_PER_INCH
-    cell = max(0.45, 1.25 * n_lines * line)
+    # cells fit the wrapped names, and small matrices still fill 4 inches
+    cell = max(0.45, 1.25 * n_lines * line, 4.0 / n_classes)
     vertical = text_width > 0.9 * cell
     if ax is None:
         side = n_classes * cell
