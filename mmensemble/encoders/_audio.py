@@ -15,7 +15,7 @@ pooling use the clip's own frames only.
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -54,10 +54,9 @@ _MAX_GROUP_SAMPLES = {"cpu": 2**19, "other": 2**24}
 # The mel filters are sparse (each spans a few FFT bins): the torch backend
 # multiplies by blocks of this many bins, each with only the bands it touches.
 _MEL_BLOCK = 64
-# Torch's intra-op thread count, lowered to 1 while MFCC groups are computed in
-# parallel threads on the CPU (see _single_torch_thread).
+# Held while the threads of a batch's pool set their torch thread count (see
+# _group_pool), so no other batch reads torch's transient default meanwhile.
 _TORCH_THREADS_LOCK = threading.Lock()
-_TORCH_THREADS = {"users": 0, "saved": None}
 
 
 class MFCCEncoder(BaseCellEncoder):
@@ -196,8 +195,9 @@ class MFCCEncoder(BaseCellEncoder):
     On the CPU, the torch backend computes the length groups of a batch in
     parallel threads, each running torch on one thread, rather than splitting
     every operation across threads: far fewer synchronisations, so the
-    throughput holds up when the cores are shared. Torch's thread count is
-    set to 1 process-wide while a batch is computed, and restored afterwards.
+    throughput holds up when the cores are shared. Only those threads run
+    torch on one thread: the torch thread count of every other thread,
+    and torch's default for new threads, are left as they are.
 
     The output columns are stat-major: all the statistics of the first stat
     (MFCCs, then deltas, then delta-deltas, coefficient by coefficient), then
@@ -437,14 +437,13 @@ class _TorchMFCC:
         budget = _MAX_GROUP_SAMPLES["cpu" if on_cpu else "other"]
         groups = _length_groups(lengths, self.n_fft, budget)
         features = np.empty((len(waveforms), self.n_features_out))
-        with _single_torch_thread() if on_cpu else nullcontext(1) as n_workers:
-            with ThreadPoolExecutor(min(n_workers, len(groups))) as pool:
-                results = pool.map(
-                    lambda group: self._group_features([waveforms[i] for i in group]),
-                    groups,
-                )
-                for group, pooled in zip(groups, results, strict=True):
-                    features[group] = pooled
+        with _group_pool(len(groups), on_cpu) as pool:
+            results = pool.map(
+                lambda group: self._group_features([waveforms[i] for i in group]),
+                groups,
+            )
+            for group, pooled in zip(groups, results, strict=True):
+                features[group] = pooled
         return features
 
     def _group_features(self, waveforms):
@@ -550,29 +549,47 @@ def _pool(features, frames, valid, stats):
 
 
 @contextmanager
-def _single_torch_thread():
-    """Run torch ops on one thread each; yield the thread count it had.
+def _group_pool(n_groups, on_cpu):
+    """Threads computing the length groups of a batch: on the CPU, one per torch
+    thread of the caller, each running torch ops on one thread.
 
-    On the CPU, the groups of a batch are computed in that many Python threads
-    (torch releases the GIL) rather than each op being split across threads:
-    far fewer synchronisations, which keeps the throughput steady when the
-    cores are shared (decoding threads, other processes). The setting is
-    process-wide, so concurrent users share one save and restore.
+    Computing groups in Python threads (torch releases the GIL) rather than
+    splitting each op across threads means far fewer synchronisations, which
+    keeps the throughput steady when the cores are shared (decoding threads,
+    other processes), and features that do not depend on the thread count.
+
+    ``torch.set_num_threads`` sets the OpenMP and MKL thread counts of the
+    calling thread, and a default that a thread reads when it first uses
+    torch. Each worker sets its own count to 1 (after torch's own setup of
+    the thread, which would otherwise apply the default later); once all have,
+    the caller sets its own, unchanged, count, which puts the default back.
+    No other thread's setting changes.
     """
+    if not on_cpu:
+        with ThreadPoolExecutor(1) as pool:
+            yield pool
+        return
     th = torch()
     with _TORCH_THREADS_LOCK:
-        if _TORCH_THREADS["users"] == 0:
-            _TORCH_THREADS["saved"] = th.get_num_threads()
-            th.set_num_threads(1)
-        _TORCH_THREADS["users"] += 1
-        saved = _TORCH_THREADS["saved"]
-    try:
-        yield saved
-    finally:
-        with _TORCH_THREADS_LOCK:
-            _TORCH_THREADS["users"] -= 1
-            if _TORCH_THREADS["users"] == 0:
-                th.set_num_threads(_TORCH_THREADS["saved"])
+        own = th.get_num_threads()
+        n_workers = min(own, n_groups)
+        ready = threading.Barrier(n_workers + 1)
+
+        def one_torch_thread():
+            try:
+                th.get_num_threads()  # torch's setup of this thread
+                th.set_num_threads(1)
+            finally:
+                ready.wait()
+
+        pool = ThreadPoolExecutor(n_workers)
+        # Each blocks until all have run, so every worker runs one.
+        for _ in range(n_workers):
+            pool.submit(one_torch_thread)
+        ready.wait()
+        th.set_num_threads(own)
+    with pool:
+        yield pool
 
 
 def _length_groups(lengths, n_fft, max_samples):

@@ -16,7 +16,6 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import (
     BaseEstimator,
@@ -27,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import HasMethods, Interval, StrOptions
 from .._exceptions import BadCellWarning, CellDecodeError
+from .._parallel import Parallel, delayed
 from ._cache import EmbeddingCache, encoder_fingerprint
 from ._cells import as_cell_series, missing_mask
 
@@ -143,7 +143,9 @@ class BaseCellEncoder(
         """Encode a Series of cells: cached ones from the cache, the rest fresh."""
         values = cells.to_numpy(dtype=object)
         out = np.full((len(values), self.n_features_out_), np.nan, dtype=np.float32)
-        cache = EmbeddingCache(self.fingerprint_, self.memory)
+        cache = EmbeddingCache(
+            self.fingerprint_, self.memory, width=self.n_features_out_
+        )
         keys = {}
         todo = []
         for position in np.flatnonzero(~missing_mask(cells)):
@@ -162,12 +164,9 @@ class BaseCellEncoder(
         with self._progress(len(todo)) as progress:
             for positions, embeddings, batch_errors in batches(cells, todo):
                 out[positions] = embeddings
-                for position, embedding in zip(positions, embeddings, strict=True):
-                    if keys[position] is not None:
-                        cache.put(keys[position], embedding)
+                cache.put_many([keys[position] for position in positions], embeddings)
                 errors.extend(batch_errors)
                 progress.update(len(positions) + len(batch_errors))
-        cache.prune()
         self.errors_ = errors_frame(errors)
         if errors:
             warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)

@@ -11,20 +11,27 @@ Two layers serve lookups:
 - an in-process LRU, bounded in bytes and on by default, so a fusion estimator
   that refits a pipeline for each cross-validation fold encodes each row once;
 - an optional on-disk store (``memory=`` on the encoder, or
-  ``set_config(cache_dir=...)``), one ``.npy`` file per entry written
-  atomically, so concurrent processes can share it, an interrupted encoding
-  resumes where it stopped, and a size bound evicts the oldest entries.
+  ``set_config(cache_dir=...)``): one :class:`diskcache.Cache` (SQLite) per
+  cache directory, shared by every encoder, keyed by fingerprint and cell,
+  each value the raw ``float32`` bytes of one output row. Lookups and stores
+  are index operations, whatever the number of entries; SQLite's locking lets
+  concurrent processes share the store; each batch is stored as soon as it is
+  encoded, so an interrupted encoding resumes where it stopped; beyond
+  ``set_config(cache_max_bytes=...)`` diskcache evicts the entries stored
+  longest ago as new ones arrive. An entry that cannot be read back (the
+  wrong size, not raw bytes, a failing database) is a miss.
 """
 
 import hashlib
 import importlib.metadata
 import os
-import shutil
+import sqlite3
 import threading
-import uuid
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
+import diskcache
 import numpy as np
 
 from .._config import get_config
@@ -34,6 +41,11 @@ __all__ = ["cache_info", "clear_cache"]
 _IRRELEVANT_PARAMS = frozenset(
     {"batch_size", "n_jobs", "verbose", "on_error", "memory"}
 )
+_ROOT_NAME = "mmensemble-embeddings"
+_DTYPE = np.dtype("<f4")
+# What a failing store raises: locked beyond diskcache's timeout, a damaged or
+# unwritable database file, a full disk.
+_STORE_ERRORS = (diskcache.Timeout, sqlite3.Error, OSError)
 
 
 class _MemoryLRU:
@@ -75,8 +87,29 @@ class _MemoryLRU:
             self.hits = self.misses = 0
 
 
+class _Counters:
+    """Thread-safe event counts."""
+
+    def __init__(self, *names):
+        self._names = names
+        self._lock = threading.Lock()
+        self.clear()
+
+    def add(self, name, count=1):
+        with self._lock:
+            self._counts[name] += count
+
+    def snapshot(self):
+        with self._lock:
+            return dict(self._counts)
+
+    def clear(self):
+        with self._lock:
+            self._counts = dict.fromkeys(self._names, 0)
+
+
 _MEMORY = _MemoryLRU()
-_DISK_STATS = {"hits": 0, "misses": 0, "writes": 0}
+_DISK_STATS = _Counters("hits", "misses", "writes")
 
 
 def cache_info():
@@ -94,43 +127,109 @@ def cache_info():
     >>> sorted(cache_info())[:2]
     ['disk_hits', 'disk_misses']
     """
+    disk = _DISK_STATS.snapshot()
     return {
         "memory_hits": _MEMORY.hits,
         "memory_misses": _MEMORY.misses,
         "memory_entries": len(_MEMORY._entries),
-        "disk_hits": _DISK_STATS["hits"],
-        "disk_misses": _DISK_STATS["misses"],
-        "disk_writes": _DISK_STATS["writes"],
+        "disk_hits": disk["hits"],
+        "disk_misses": disk["misses"],
+        "disk_writes": disk["writes"],
     }
 
 
 def clear_cache(location=None):
-    """Empty the in-process cache and, if given, an on-disk cache directory.
+    """Empty the in-process cache and, if given, an on-disk cache.
 
     Parameters
     ----------
     location : str, path-like or joblib.Memory, default=None
-        The on-disk cache to delete. None clears only the in-process cache.
+        The on-disk cache to empty (the directory given as ``memory=`` or
+        ``set_config(cache_dir=...)``). None clears only the in-process
+        cache and the counts of :func:`cache_info`.
+
+    Examples
+    --------
+    >>> from mmensemble import cache_info, clear_cache
+    >>> clear_cache()
+    >>> cache_info()["memory_entries"]
+    0
     """
     _MEMORY.clear()
-    for name in _DISK_STATS:
-        _DISK_STATS[name] = 0
-    directory = _disk_location(location)
-    if directory is not None and directory.exists():
-        shutil.rmtree(directory / _ROOT_NAME, ignore_errors=True)
+    _DISK_STATS.clear()
+    if location is None:
+        return
+    root = _disk_root(location)
+    if root is not None and root.exists():
+        store = _open_store(root)
+        if store is not None:
+            store.clear(retry=True)
 
 
-_ROOT_NAME = "mmensemble-embeddings"
-
-
-def _disk_location(memory):
-    """The disk cache directory for an encoder's ``memory`` parameter."""
+def _disk_root(memory):
+    """The store directory for an encoder's ``memory`` (None: no disk cache)."""
     if memory is None:
         memory = get_config()["cache_dir"]
     if memory is None or memory is False:
         return None
     location = getattr(memory, "location", memory)
-    return None if location is None else Path(os.fspath(location))
+    return None if location is None else Path(os.fspath(location)) / _ROOT_NAME
+
+
+class _ArrayDisk(diskcache.Disk):
+    """diskcache serialisation that reads back raw bytes only, never pickles.
+
+    Values are written as ``bytes`` (stored inline or, when large, in a file);
+    any other kind of entry found in the store reads as missing.
+    """
+
+    def fetch(self, mode, filename, value, read):
+        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY):
+            raise OSError(f"not a raw entry (mode {mode})")  # diskcache: a miss
+        return super().fetch(mode, filename, value, read)
+
+
+_STORES = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _forget_stores():
+    """In a forked child: drop the parent's handles (and a lock it may hold)."""
+    global _STORES_LOCK
+    _STORES.clear()
+    _STORES_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_stores)
+
+
+def _open_store(root):
+    """The process's handle on the store in ``root``; None if it cannot open.
+
+    Handles are kept per directory and never pickled with an encoder;
+    diskcache opens one SQLite connection per thread and reopens it in a
+    forked process.
+    """
+    key = os.fspath(root)
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            try:
+                store = diskcache.Cache(
+                    key,
+                    disk=_ArrayDisk,
+                    eviction_policy="least-recently-stored",
+                )
+            except _STORE_ERRORS as exc:
+                warnings.warn(
+                    f"the embedding cache in {key!r} cannot be opened, so it is "
+                    f"not used: {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                return None
+            _STORES[key] = store
+    return store
 
 
 class EmbeddingCache:
@@ -139,25 +238,37 @@ class EmbeddingCache:
     Parameters
     ----------
     fingerprint : str
-        Digest of everything about the encoder that changes its output.
+        Hex digest of everything about the encoder that changes its output.
     memory : None, str, path-like or joblib.Memory
         The encoder's ``memory`` parameter.
+    width : int
+        Length of one output row; a stored entry of another length is a miss.
     """
 
-    def __init__(self, fingerprint, memory):
+    def __init__(self, fingerprint, memory, *, width):
         config = get_config()
         self.fingerprint = fingerprint
+        self.width = width
         self.memory_bytes = config["memory_cache_bytes"]
-        self.max_disk_bytes = config["cache_max_bytes"]
         self.file_identity = config["cache_file_identity"]
-        location = _disk_location(memory)
-        self.directory = (
-            None if location is None else location / _ROOT_NAME / fingerprint
-        )
+        root = _disk_root(memory)
+        self.store = None if root is None else _open_store(root)
+        if self.store is not None:
+            self._bound(config["cache_max_bytes"])
+
+    def _bound(self, max_bytes):
+        """Apply the configured size bound, evicting down to it if lowered."""
+        if self.store.size_limit == max_bytes:
+            return
+        try:
+            self.store.reset("size_limit", max_bytes)
+            self.store.cull()
+        except _STORE_ERRORS as exc:
+            self._store_failed("resized", exc)
 
     @property
     def enabled(self):
-        return self.memory_bytes > 0 or self.directory is not None
+        return self.memory_bytes > 0 or self.store is not None
 
     def key(self, cell):
         """Identity of a cell, or None when it cannot be identified."""
@@ -170,60 +281,61 @@ class EmbeddingCache:
             value = _MEMORY.get(full_key)
             if value is not None:
                 return value
-        if self.directory is None:
+        if self.store is None:
             return None
-        path = self._path(key)
         try:
-            value = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError):
-            _DISK_STATS["misses"] += 1
-            return None
-        _DISK_STATS["hits"] += 1
-        if self.memory_bytes > 0:
+            raw = self.store.get(self._disk_key(key))
+        except _STORE_ERRORS:
+            raw = None
+        value = None if raw is None else self._decode(raw)
+        _DISK_STATS.add("misses" if value is None else "hits")
+        if value is not None and self.memory_bytes > 0:
             _MEMORY.put(full_key, value, self.memory_bytes)
         return value
 
-    def put(self, key, value):
-        """Store the output of one cell in both layers."""
-        value = np.array(value, dtype=np.float32, copy=True)
+    def put_many(self, keys, values):
+        """Store output rows in both layers, the disk ones in one transaction.
+
+        Parameters
+        ----------
+        keys : sequence of str or None
+            Cell identities; rows whose key is None are not stored.
+        values : array-like of shape (len(keys), width)
+        """
+        rows = [
+            (key, np.array(value, dtype=_DTYPE, copy=True))
+            for key, value in zip(keys, values, strict=True)
+            if key is not None
+        ]
         if self.memory_bytes > 0:
-            _MEMORY.put((self.fingerprint, key), value, self.memory_bytes)
-        if self.directory is None:
+            for key, value in rows:
+                _MEMORY.put((self.fingerprint, key), value, self.memory_bytes)
+        if self.store is None or not rows:
             return
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with open(temporary, "wb") as file:
-            np.save(file, value, allow_pickle=False)
-        os.replace(temporary, path)
-        _DISK_STATS["writes"] += 1
-
-    def prune(self):
-        """Evict the oldest on-disk entries beyond the size bound."""
-        if self.directory is None:
+        try:
+            with self.store.transact():
+                for key, value in rows:
+                    self.store.set(self._disk_key(key), value.tobytes())
+        except _STORE_ERRORS as exc:
+            self._store_failed("written", exc)
             return
-        root = self.directory.parent
-        entries = []
-        for dirpath, _, filenames in os.walk(root):
-            for filename in filenames:
-                path = os.path.join(dirpath, filename)
-                try:
-                    stat = os.stat(path)
-                except FileNotFoundError:
-                    continue
-                entries.append((stat.st_mtime, stat.st_size, path))
-        total = sum(size for _, size, _ in entries)
-        for _, size, path in sorted(entries):
-            if total <= self.max_disk_bytes:
-                break
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
-            total -= size
+        _DISK_STATS.add("writes", len(rows))
 
-    def _path(self, key):
-        return self.directory / key[:2] / f"{key}.npy"
+    def _disk_key(self, key):
+        return bytes.fromhex(self.fingerprint + key)
+
+    def _decode(self, raw):
+        if not isinstance(raw, bytes) or len(raw) != self.width * _DTYPE.itemsize:
+            return None
+        return np.frombuffer(raw, dtype=_DTYPE)  # read-only, as bytes are
+
+    def _store_failed(self, action, exc):
+        warnings.warn(
+            f"the embedding cache in {self.store.directory!r} could not be "
+            f"{action}: {type(exc).__name__}: {exc}",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def cell_identity(cell, *, file_identity="stat"):

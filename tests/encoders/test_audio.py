@@ -220,6 +220,55 @@ def test_torch_thread_count_is_restored_after_concurrent_transforms():
         np.testing.assert_array_equal(result, expected)
 
 
+def test_torch_thread_counts_of_other_threads_are_left_alone():
+    import threading
+
+    import torch
+
+    clips = varied_clips(sr=SMALL["sr"])
+    encoder = MFCCEncoder(backend="torch", batch_size=16, **SMALL).fit(clips)
+    before = torch.get_num_threads()
+    seen, stop = set(), threading.Event()
+
+    def watch():  # a thread already using torch
+        torch.get_num_threads()
+        while not stop.is_set():
+            seen.add(torch.get_num_threads())
+
+    def fresh():  # a thread first using torch after a transform
+        seen.add(("fresh", torch.get_num_threads()))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    for _ in range(3):
+        encoder.transform(clips)
+        thread = threading.Thread(target=fresh)
+        thread.start()
+        thread.join()
+    stop.set()
+    watcher.join()
+    assert seen == {before, ("fresh", before)}
+    assert torch.get_num_threads() == before
+
+
+def test_torch_features_do_not_depend_on_the_thread_count():
+    import torch
+
+    clips = varied_clips()
+    encoder = MFCCEncoder(backend="torch", deltas=2, stats=ALL_STATS).fit(clips)
+    threads = torch.get_num_threads()
+    try:
+        outputs = []
+        for n_threads in (1, 2, 3):
+            torch.set_num_threads(n_threads)
+            with mmensemble.config_context(memory_cache_bytes=0):
+                outputs.append(encoder.transform(clips))
+    finally:
+        torch.set_num_threads(threads)
+    for out in outputs[1:]:
+        np.testing.assert_array_equal(out, outputs[0])
+
+
 # -------------------------------------------------------------------- cells
 
 

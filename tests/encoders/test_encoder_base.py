@@ -1,4 +1,7 @@
-"""Tests of the cell-encoder machinery: missing cells, bad cells, the cache."""
+"""Tests of the cell-encoder machinery: missing cells, bad cells, pickling.
+
+The embedding cache has its own tests, in ``test_cache.py``.
+"""
 
 import pickle
 import threading
@@ -11,7 +14,6 @@ from mmensemble import (
     BadCellWarning,
     CellDecodeError,
     MMEnsembleError,
-    cache_info,
     clear_cache,
 )
 from mmensemble._config import config_context
@@ -113,93 +115,6 @@ def test_bad_cells_become_missing_with_one_warning_under_on_error_missing():
     assert len(record) == 1
     assert np.isnan(out[[1, 7]]).all() and not np.isnan(np.delete(out, [1, 7], 0)).any()
     assert encoder.errors_["row"].tolist() == ["r1", "r7"]
-
-
-def test_memory_cache_encodes_each_cell_once_across_clones():
-    from sklearn.base import clone
-
-    column = cells(10)
-    first = MomentsEncoder().fit_transform(column)
-    second = clone(MomentsEncoder()).fit_transform(column)
-    np.testing.assert_array_equal(first, second)
-    assert sum(MomentsEncoder.embedded) == 10
-    # a parameter that changes the output changes the fingerprint
-    changed = MomentsEncoder(scale=2.0).fit_transform(column)
-    assert sum(MomentsEncoder.embedded) == 20
-    np.testing.assert_allclose(changed[:, 0], 2 * first[:, 0])
-    # one that does not (batch size) keeps hitting the cache
-    MomentsEncoder(batch_size=3).fit_transform(column)
-    assert sum(MomentsEncoder.embedded) == 20
-    assert cache_info()["memory_hits"] >= 20
-
-
-def test_memory_cache_can_be_turned_off():
-    with config_context(memory_cache_bytes=0):
-        MomentsEncoder().fit_transform(cells(5))
-        MomentsEncoder().fit_transform(cells(5))
-    assert sum(MomentsEncoder.embedded) == 10
-
-
-def test_disk_cache_is_shared_and_survives_the_process_cache(tmp_path):
-    column = cells(8)
-    reference = MomentsEncoder(memory=tmp_path).fit_transform(column)
-    clear_cache()  # forget the in-process layer, as a new process would
-    again = MomentsEncoder(memory=str(tmp_path)).fit_transform(column)
-    np.testing.assert_array_equal(reference, again)
-    assert sum(MomentsEncoder.embedded) == 8
-    assert cache_info()["disk_hits"] == 8
-    clear_cache(tmp_path)
-    assert not (tmp_path / "mmensemble-embeddings").exists()
-
-
-def test_changing_a_file_invalidates_its_entry(tmp_path):
-    path = tmp_path / "clip.npy"
-
-    class FileEncoder(MomentsEncoder):
-        def _decode(self, cell):
-            return np.load(cell)
-
-    np.save(path, np.arange(5.0))
-    first = FileEncoder(memory=tmp_path).fit_transform([str(path)])
-    np.save(path, np.arange(5.0) + 10)
-    import os
-
-    os.utime(path, ns=(1, 1))  # a different mtime even on coarse clocks
-    second = FileEncoder(memory=tmp_path).fit_transform([str(path)])
-    assert second[0, 0] == pytest.approx(first[0, 0] + 10)
-
-
-def test_interrupted_encoding_resumes_where_it_stopped(tmp_path):
-    column = cells(20)
-
-    class Interrupted(Exception):
-        pass
-
-    class FlakyEncoder(MomentsEncoder):
-        fail_after = 2
-
-        def _embed(self, decoded):
-            if FlakyEncoder.fail_after == 0:
-                raise Interrupted
-            FlakyEncoder.fail_after -= 1
-            return super()._embed(decoded)
-
-    encoder = FlakyEncoder(memory=tmp_path, batch_size=4).fit(column)
-    with pytest.raises(Interrupted):
-        encoder.transform(column)
-    assert sum(MomentsEncoder.embedded) == 8
-    clear_cache()
-    FlakyEncoder.fail_after = 100
-    out = encoder.transform(column)
-    assert sum(MomentsEncoder.embedded) == 20  # 8 before, only 12 more now
-    np.testing.assert_allclose(out[:, 0], np.arange(20) + 2.0)
-
-
-def test_disk_cache_is_bounded(tmp_path):
-    with config_context(cache_max_bytes=1000, memory_cache_bytes=0):
-        MomentsEncoder(memory=tmp_path).fit_transform(cells(40))
-    files = list((tmp_path / "mmensemble-embeddings").rglob("*.npy"))
-    assert 0 < sum(f.stat().st_size for f in files) <= 1000
 
 
 def test_weights_are_not_pickled_and_come_back():
