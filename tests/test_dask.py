@@ -72,6 +72,29 @@ def test_image_encoding_is_spread_over_the_workers(client):
     assert len(loaded) == 2 and all(loaded.values())
 
 
+@pytest.mark.parametrize("kind", ["text", "speech"])
+def test_pretrained_encoding_is_spread_over_the_workers(client, kind):
+    from mmensemble import TextEncoder, WhisperEncoder
+
+    rng = np.random.default_rng(1)
+    if kind == "text":
+        cells = ["a sunny day", "rain again", None, "fog on the sea", "", "sun"]
+        encoder = TextEncoder(batch_size=2)
+    else:
+        cells = [0.1 * rng.normal(size=4000) for _ in range(5)] + [None]
+        encoder = WhisperEncoder(sr=8000, batch_size=2)
+    encoder.fit(cells)
+    with config_context(memory_cache_bytes=0):
+        local = encoder.transform(cells)
+        with parallel_config(backend="dask"):
+            remote = encoder.transform(cells)
+    # workers run on one thread: float sums differ in the last digits
+    np.testing.assert_allclose(remote, local, rtol=1e-3, atol=1e-4)
+    missing = np.array([cell is None for cell in cells])
+    assert np.isnan(remote[missing]).all()
+    assert not np.isnan(remote[~missing]).any()
+
+
 def _imported_torch():
     import sys
 

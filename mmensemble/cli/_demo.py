@@ -2,9 +2,13 @@
 
 The bundled dataset describes each digit three ways (a handwritten image, a
 synthesised voice saying it, its written word with typos); the test rows come
-from voices never heard in training. Every method uses encoders with the same
-parameters, so each image and clip is encoded once (the embedding cache) and
-the fit and predict times compare the models, not the encoding.
+from voices never heard in training. Every method runs twice, once with the
+classic text and audio features (character n-gram TF-IDF, MFCC statistics)
+and once with the pretrained encoders (sentence embeddings, Whisper), and the
+automatic fusion picks among the pretrained ones. Every method uses encoders
+with the same parameters, so each image and clip is encoded once per encoder
+(the embedding cache) and the fit and predict times compare the models, not
+the encoding.
 """
 
 import sys
@@ -24,6 +28,13 @@ __all__ = ["run_demo"]
 _SR = 8000
 _IMAGE_SIZE = 96
 _ROLES = {"image": "image", "audio": "audio", "text": "text"}
+# The text and audio encoders of each run of the methods, by display name.
+ENCODER_SETS = {
+    "TF-IDF/MFCC": {"text_encoder": "tfidf", "audio_encoder": "mfcc"},
+    "sentence/Whisper": {"text_encoder": "sentence", "audio_encoder": "whisper"},
+}
+_ENCODER_NAMES = {"tfidf": "TF-IDF", "mfcc": "MFCC", "sentence": "sentence"}
+_ENCODER_NAMES["whisper"] = "Whisper"
 _QUICK_ROWS = {"train": 150, "test": 60}
 _SCORE_FORMATS = {
     "accuracy": ("accuracy", ".3f"),
@@ -165,40 +176,53 @@ def _load(quick, random_state):
 
 
 def _encode_once(X_train, X_test):
-    """Fill the embedding cache with every image and clip; return the seconds."""
+    """Fill the embedding cache with every cell of every encoder; return seconds."""
     from ._recipes import modality_encoder
 
     seconds = {}
-    for role in ("image", "audio"):
+    encoders = [("image", "image", {})]
+    for options in ENCODER_SETS.values():
+        encoders.append(("audio", options["audio_encoder"], options))
+        if options["text_encoder"] != "tfidf":
+            encoders.append(("text", options["text_encoder"], options))
+    for role, name, options in encoders:
         cells = pd.concat([X_train[role], X_test[role]], ignore_index=True).dropna()
-        encoder = modality_encoder(role, sr=_SR, image_size=_IMAGE_SIZE)
+        encoder = modality_encoder(role, sr=_SR, image_size=_IMAGE_SIZE, **options)
         start = time.perf_counter()
         encoder.set_params(verbose=1).fit(cells).transform(cells)
-        seconds[role] = time.perf_counter() - start
+        seconds[_ENCODER_NAMES.get(name, name)] = time.perf_counter() - start
     return seconds
 
 
 def _unimodal_methods():
-    """One model per modality, by display name."""
+    """One model per modality and encoder, by display name."""
     from ..fusion._voting import ModalityVotingClassifier
     from ._recipes import modality_model
 
-    return [
-        (
-            f"{role} only",
+    methods, seen = [], set()
+    for options in ENCODER_SETS.values():
+        for role, column in _ROLES.items():
+            name = {"text": options["text_encoder"], "audio": options["audio_encoder"]}
+            label = f"{role} only" + (
+                f" [{_ENCODER_NAMES[name[role]]}]" if role in name else ""
+            )
+            if label in seen:
+                continue
+            seen.add(label)
+            model = modality_model(role, sr=_SR, image_size=_IMAGE_SIZE, **options)
             # A single modality in the voting classifier: the rows without it
             # (some texts are missing) get the class prior.
-            ModalityVotingClassifier(
-                [(role, modality_model(role, sr=_SR, image_size=_IMAGE_SIZE), column)],
-                voting="soft",
-            ),
-        )
-        for role, column in _ROLES.items()
-    ]
+            methods.append(
+                (
+                    label,
+                    ModalityVotingClassifier([(role, model, column)], voting="soft"),
+                )
+            )
+    return methods
 
 
 def _fused_methods(*, quick, n_jobs, random_state):
-    """The fusion strategies of ``mmensemble fit``, by display name."""
+    """The fusion strategies of ``mmensemble fit`` with each encoder set."""
     from ._recipes import build_estimator
 
     labels = {
@@ -206,20 +230,27 @@ def _fused_methods(*, quick, n_jobs, random_state):
         "voting": "fused: soft voting",
         "stacking": "fused: stacking",
         "net": "fused: fusion network",
+        "auto": "fused: auto (best by CV)",
     }
     methods = []
-    for fusion, label in labels.items():
-        estimator = build_estimator(
-            fusion,
-            _ROLES,
-            sr=_SR,
-            image_size=_IMAGE_SIZE,
-            random_state=random_state,
-            n_jobs=n_jobs,
-        )
-        if quick and fusion == "stacking":
-            estimator.set_params(cv=3)
-        if quick and fusion == "net":
-            estimator.set_params(max_epochs=20)
-        methods.append((label, estimator))
+    for encoders, options in ENCODER_SETS.items():
+        for fusion, label in labels.items():
+            if fusion == "auto" and encoders != "sentence/Whisper":
+                continue
+            estimator = build_estimator(
+                fusion,
+                _ROLES,
+                sr=_SR,
+                image_size=_IMAGE_SIZE,
+                random_state=random_state,
+                n_jobs=n_jobs,
+                **options,
+            )
+            if quick and fusion in ("stacking", "auto"):
+                estimator.set_params(cv=3)
+            if quick and fusion == "net":
+                estimator.set_params(max_epochs=20)
+            if quick and fusion == "auto":
+                estimator.set_params(net_params={"max_epochs": 20})
+            methods.append((f"{label} [{encoders}]", estimator))
     return methods

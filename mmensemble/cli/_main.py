@@ -28,7 +28,7 @@ from ._tables import format_table
 __all__ = ["main"]
 
 _PROG = "mmensemble"
-_MEDIA_ROLES = ("image", "audio")
+_MEDIA_ROLES = ("image", "audio", "video", "signal")
 
 
 class CommandError(MMEnsembleError):
@@ -101,7 +101,8 @@ def _parser():
             "Fit a fusion model on DATA, a CSV file, and save it to MODEL. Image "
             "and audio columns hold file paths, relative to DATA's folder; an "
             "empty cell means the modality is missing in that row. With no role "
-            "flag (--image, --audio, --text, --categorical, --tabular), the role "
+            "flag (--image, --audio, --text, --video, --signal, --categorical, "
+            "--tabular), the role "
             "of every column but the target is inferred from the data and the "
             "role table is printed; with role flags, only the named columns are "
             "used."
@@ -113,6 +114,8 @@ def _parser():
         ("image", "column of image file paths"),
         ("audio", "column of audio file paths"),
         ("text", "column of texts"),
+        ("video", "column of video file paths"),
+        ("signal", "column of sensor-series file paths (CSV, NPY)"),
     ]:
         fit.add_argument(f"--{role}", metavar="COL", help=what)
     fit.add_argument(
@@ -338,7 +341,7 @@ def _inferred_roles(path, target):
         raise CommandError(
             f"no column of {path} but the target {target!r} can be used (see the "
             "reasons above); name the input columns with --image, --audio, "
-            "--text, --categorical or --tabular"
+            "--text, --video, --signal, --categorical or --tabular"
         )
     return check_roles(roles)
 

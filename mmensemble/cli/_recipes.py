@@ -4,9 +4,10 @@ The command line (``mmensemble fit``) and the demo build their models here, so
 that a fusion strategy is put together in one place; the per-modality models
 are those of :func:`mmensemble.default_modality_model`, so Python users and the
 command line get the same self-tuning heads. A *role* says what a column
-holds: ``"image"``, ``"audio"`` and ``"text"`` name one column (or a list of
-columns, one modality each), ``"categorical"`` and ``"tabular"`` a list of
-columns (one modality for all of them, named after the role).
+holds: ``"image"``, ``"audio"``, ``"text"``, ``"video"`` and ``"signal"`` name
+one column (or a list of columns, one modality each), ``"categorical"`` and
+``"tabular"`` a list of columns (one modality for all of them, named after
+the role).
 """
 
 from sklearn.pipeline import make_pipeline
@@ -36,7 +37,7 @@ __all__ = [
     "role_columns",
 ]
 
-ROLES = ("image", "audio", "text", "categorical", "tabular")
+ROLES = ("image", "audio", "text", "video", "signal", "categorical", "tabular")
 FUSIONS = ("auto", "early", "voting", "stacking", "net")
 # Roles whose columns form one modality together (the others: one per column).
 _GROUPED = ("categorical", "tabular")
@@ -47,7 +48,8 @@ def modality_encoder(role, **options):
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "categorical", "tabular"}
+    role : {"image", "audio", "text", "video", "signal", "categorical", \
+"tabular"}
         What the modality's columns hold.
     **options
         ``text_encoder``, ``audio_encoder``, ``sr``, ``image_size`` of
@@ -66,7 +68,8 @@ def modality_model(role, *, task="classification", **options):
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "categorical", "tabular"}
+    role : {"image", "audio", "text", "video", "signal", "categorical", \
+"tabular"}
         What the modality's columns hold.
     task : {"classification", "regression"}, default="classification"
         What the model predicts.
@@ -191,7 +194,9 @@ def build_estimator(
     if fusion == "early":
         return make_pipeline(FeatureFusion(encoders, n_jobs=n_jobs), default_head(task))
     network = FusionNetClassifier if classification else FusionNetRegressor
-    return network(encoders, aux_weight=0.3, random_state=random_state)
+    # Early stopping on a validation split (the network's default) sets the
+    # number of epochs; max_epochs only bounds it.
+    return network(encoders, aux_weight=0.3, max_epochs=200, random_state=random_state)
 
 
 def modalities(roles):

@@ -17,7 +17,16 @@ from ..encoders._cells import missing_mask
 
 __all__ = ["INFERRED_ROLES", "infer_column_roles", "roles_from_table"]
 
-INFERRED_ROLES = ("image", "audio", "text", "categorical", "numeric", "ignored")
+INFERRED_ROLES = (
+    "image",
+    "video",
+    "audio",
+    "signal",
+    "text",
+    "categorical",
+    "numeric",
+    "ignored",
+)
 
 # A string column with at most this many distinct values, or this share of
 # its present rows, is categorical; one with more is free text.
@@ -36,11 +45,15 @@ def infer_column_roles(frame, *, base_dir=None, sample=20):
     - ``"ignored"``: no present cell, a single distinct value (constant), or
       an id: every row has its own value and the values are integers (also
       when written as numeric strings) or single words;
-    - ``"image"`` / ``"audio"``: every one of ``sample`` present cells, taken
-      evenly over the column, opens as an image (PIL) or as audio
-      (soundfile). Cells may be paths (relative ones taken relative to
-      ``base_dir``), raw encoded bytes, PIL images or arrays (2-D or
-      3-D arrays are images, 1-D arrays and ``(array, sr)`` tuples audio);
+    - ``"image"``, ``"video"``, ``"audio"``, ``"signal"``: every one of
+      ``sample`` present cells, taken evenly over the column, opens as an
+      image (PIL), a video (a video stream that PyAV decodes), audio
+      (soundfile) or a sensor series (a numeric ``.npy``, ``.csv`` or
+      ``.tsv`` file of one or two dimensions), tried in that order. Cells may
+      be paths (relative ones taken relative to ``base_dir``), raw encoded
+      bytes, PIL images or arrays (3-D arrays and 2-D ``uint8`` arrays are
+      images, other 2-D arrays sensor series, 1-D arrays and ``(array, sr)``
+      tuples audio);
     - ``"numeric"``: numbers;
     - ``"categorical"``: strings with few distinct values (at most 5, or at
       most 10% of the present rows), one-hot encoded;
@@ -157,10 +170,15 @@ def _role(role, reason):
 
 
 def _media_role(values, base_dir, sample):
-    """``image`` or ``audio`` if every sampled cell opens as one, else None."""
+    """The media role every sampled cell opens as, or None."""
     positions = np.unique(np.linspace(0, len(values) - 1, min(sample, len(values))))
     cells = [values.iloc[int(position)] for position in positions]
-    for role, opens in (("image", _opens_as_image), ("audio", _opens_as_audio)):
+    for role, opens in (
+        ("image", _opens_as_image),
+        ("video", _opens_as_video),
+        ("audio", _opens_as_audio),
+        ("signal", _opens_as_signal),
+    ):
         if all(opens(cell, base_dir) for cell in cells):
             what = "files" if isinstance(cells[0], str) else "cells"
             return _role(
@@ -190,7 +208,9 @@ def _opens_as_image(cell, base_dir):
     if isinstance(cell, Image.Image):
         return True
     if isinstance(cell, np.ndarray):
-        return cell.ndim == 2 or (cell.ndim == 3 and cell.shape[-1] in (1, 3, 4))
+        return (cell.ndim == 2 and cell.dtype == np.uint8) or (
+            cell.ndim == 3 and cell.shape[-1] in (1, 3, 4)
+        )
     source = _source(cell, base_dir)
     if source is None:
         return False
@@ -217,3 +237,38 @@ def _opens_as_audio(cell, base_dir):
     except (soundfile.LibsndfileError, RuntimeError, OSError, TypeError):
         return False
     return True
+
+
+def _opens_as_video(cell, base_dir):
+    import av
+
+    source = _source(cell, base_dir)
+    if source is None:
+        return False
+    try:
+        with av.open(source) as container:
+            return len(container.streams.video) > 0
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def _opens_as_signal(cell, base_dir):
+    if isinstance(cell, np.ndarray):
+        return cell.ndim == 2 and np.issubdtype(cell.dtype, np.number)
+    if not isinstance(cell, str | os.PathLike):
+        return False
+    path = _source(cell, base_dir)
+    extension = os.path.splitext(os.fspath(cell))[1].lower()
+    if path is None or extension not in (".npy", ".csv", ".tsv"):
+        return False
+    try:
+        if extension == ".npy":
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            return array.ndim in (1, 2) and np.issubdtype(array.dtype, np.number)
+        separator = "\t" if extension == ".tsv" else ","
+        head = pd.read_csv(path, sep=separator, header=None, nrows=5, dtype=str)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return False
+    numeric = head.apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
+    # A header line may precede the numbers.
+    return bool(len(head) > 1 and numeric.iloc[1:].all())

@@ -32,7 +32,7 @@ __all__ = [
     "default_modality_model",
 ]
 
-ROLES = ("image", "audio", "text", "categorical", "tabular")
+ROLES = ("image", "audio", "text", "video", "signal", "categorical", "tabular")
 TEXT_ENCODERS = ("sentence", "tfidf")
 AUDIO_ENCODERS = ("whisper", "mfcc")
 TASKS = ("classification", "regression")
@@ -47,7 +47,7 @@ ALPHA_GRID = np.logspace(-3, 4, 15)
 # Roles whose encoder gives dense embeddings that a linear head needs
 # standardised; TF-IDF vectors and one-hot columns are used as they are,
 # tabular columns are standardised by their encoder.
-_STANDARDISED = frozenset({"image", "audio", "text"})
+_STANDARDISED = frozenset({"image", "audio", "text", "video", "signal"})
 
 
 def default_encoder(
@@ -62,9 +62,10 @@ def default_encoder(
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "categorical", "tabular"}
-        What the modality's columns hold: one column of images, clips or texts;
-        a list of categorical or numeric columns.
+    role : {"image", "audio", "text", "video", "signal", "categorical", \
+"tabular"}
+        What the modality's columns hold: one column of images, clips, texts,
+        videos or sensor series; a list of categorical or numeric columns.
     text_encoder : {"sentence", "tfidf"}, default="sentence"
         ``"sentence"``: :class:`~mmensemble.TextEncoder`, pretrained sentence
         embeddings (all-MiniLM-L6-v2, shipped on PyPI, offline).
@@ -83,14 +84,18 @@ def default_encoder(
         rate (other clips are resampled; window about 32 ms, hop 10 ms),
         Whisper resamples everything to 16 kHz.
     image_size : int, default=None
-        Side of the square input of the image network; None takes the size
-        its weights were trained for. Smaller is faster.
+        Side of the square input of the image network (also the one inside
+        the video encoder); None takes the size its weights were trained
+        for. Smaller is faster.
 
     Returns
     -------
     encoder : transformer
         :class:`~mmensemble.ImageEncoder`, the audio or text encoder chosen,
-        a :class:`~sklearn.preprocessing.OneHotEncoder` ignoring unknown
+        :class:`~mmensemble.VideoEncoder` (sampled frames through the image
+        network, pooled), :class:`~mmensemble.SignalEncoder` (per-channel
+        statistics and band powers of sensor series), a
+        :class:`~sklearn.preprocessing.OneHotEncoder` ignoring unknown
         categories (after filling missing cells with the most frequent one),
         or mean imputation and standardisation of numeric columns.
 
@@ -132,6 +137,18 @@ def default_encoder(
         return TfidfVectorizer(
             analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True
         )
+    if role == "video":
+        from ..encoders._video import VideoEncoder
+
+        return VideoEncoder(
+            image_encoder=None
+            if image_size is None
+            else ImageEncoder(image_size=image_size)
+        )
+    if role == "signal":
+        from ..encoders._signal import SignalEncoder
+
+        return SignalEncoder()
     if role == "categorical":
         return make_pipeline(
             SimpleImputer(strategy="most_frequent"),
@@ -191,7 +208,8 @@ def default_modality_model(
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "categorical", "tabular"}
+    role : {"image", "audio", "text", "video", "signal", "categorical", \
+"tabular"}
         What the modality's columns hold (see :func:`default_encoder`).
     task : {"classification", "regression"}, default="classification"
         Which head (see :func:`default_head`).

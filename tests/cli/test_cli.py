@@ -15,7 +15,10 @@ from mmensemble.cli._recipes import RoleModel
 
 N_ROWS = 40
 SR = 8000
-FIT_OPTIONS = ["--sr", str(SR), "--image-size", "64"]
+# TF-IDF and MFCCs keep most tests fast; the pretrained encoders (the
+# defaults) are tested by the tests that do not pass these.
+FAST_ENCODERS = ["--text-encoder", "tfidf", "--audio-encoder", "mfcc"]
+FIT_OPTIONS = ["--sr", str(SR), "--image-size", "64", *FAST_ENCODERS]
 ALL_ROLES = ["--image", "photo", "--audio", "clip", "--text", "note"]
 ALL_ROLES += ["--tabular", "size", "weight"]
 
@@ -104,7 +107,8 @@ def test_every_command_has_help(command, capsys):
     expected = {
         (): ["demo", "fit", "predict", "evaluate"],
         ("demo",): ["--quick", "--n-jobs"],
-        ("fit",): ["--target", "--image", "--tabular", "--fusion", "stacking"],
+        ("fit",): ["--target", "--image", "--tabular", "--categorical"]
+        + ["--fusion", "auto", "--text-encoder", "sentence", "--audio-encoder"],
         ("predict",): ["MODEL", "PRED.csv"],
         ("evaluate",): ["--target", "--out-dir"],
     }[tuple(command)]
@@ -125,15 +129,20 @@ def test_demo_quick_prints_the_scores_and_the_importance(capsys):
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("method "))
     assert header.split() == "method accuracy macro-F1 fit s predict s".split()
-    methods = [
-        "image only",
-        "audio only",
-        "text only",
+    fusions = [
         "fused: early (FeatureFusion)",
         "fused: soft voting",
         "fused: stacking",
         "fused: fusion network",
     ]
+    unimodal = ["image only", "audio only [MFCC]", "text only [TF-IDF]"]
+    unimodal += ["audio only [Whisper]", "text only [sentence]"]
+    methods = unimodal + [
+        f"{fusion} [{encoders}]"
+        for encoders in ("TF-IDF/MFCC", "sentence/Whisper")
+        for fusion in fusions
+    ]
+    methods.append("fused: auto (best by CV) [sentence/Whisper]")
     accuracies = {}
     for method in methods:
         line = next(line for line in lines if line.startswith(method))
@@ -143,7 +152,7 @@ def test_demo_quick_prints_the_scores_and_the_importance(capsys):
         assert numbers[2] >= 0 and numbers[3] >= 0
         accuracies[method] = numbers[0]
     # Ten classes: every fused model is far better than chance.
-    assert min(accuracies[method] for method in methods[3:]) > 0.3
+    assert min(accuracies[method] for method in methods[len(unimodal) :]) > 0.3
     importance = lines[lines.index("modality  score_alone  score_drop  shapley") :]
     assert sorted(line.split()[0] for line in importance[1:4]) == [
         "audio",
@@ -232,6 +241,7 @@ def test_regression_round_trip(table, tmp_path, capsys):
         "stacking",
         "-o",
         model_path,
+        *FAST_ENCODERS,
     )
     assert status == 0
     assert "regression" in out
@@ -363,10 +373,93 @@ def test_missing_files(command, early_model, tmp_path, capsys):
     assert_error(capsys, argv, str(missing), "no such file")
 
 
-def test_fit_without_any_input_column(table, tmp_path, capsys):
+def test_fit_without_any_usable_column(tmp_path, capsys):
+    csv = tmp_path / "ids.csv"
+    pd.DataFrame(
+        {"id": [f"s{row}" for row in range(8)], "shop": "A", "label": [0, 1] * 4}
+    ).to_csv(csv, index=False)
     assert_error(
         capsys,
-        ["fit", table[0], "--target", "label", "--fusion", "early"]
-        + ["-o", tmp_path / "m.mmen"],
-        "no input column",
+        ["fit", csv, "--target", "label", "-o", tmp_path / "m.mmen"],
+        "no column",
+        "--tabular",
     )
+
+
+def test_fit_with_no_flag_infers_roles_and_picks_the_fusion(table, tmp_path, capsys):
+    csv, data = table
+    model_path = tmp_path / "auto.mmen"
+    status, out, _ = run(
+        capsys, "fit", csv, "--target", "label", "-o", model_path, *FIT_OPTIONS[:4]
+    )
+    assert status == 0
+    for column, role in [
+        ("id", "ignored"),
+        ("photo", "image"),
+        ("clip", "audio"),
+        ("note", "categorical"),
+        ("size", "numeric"),
+    ]:
+        assert re.search(rf"^{column}\s+{role}\s+\S", out, re.M), out
+    assert "kept:" in out
+    for method in ["early", "voting", "stacking", "net"]:
+        assert re.search(rf"^{method}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M)
+    model = mmensemble.load(model_path)
+    assert model.fusion == "auto"
+    assert model.roles == {
+        "image": ["photo"],
+        "audio": ["clip"],
+        "categorical": ["note"],
+        "tabular": ["size", "weight", "price"],
+    }
+    encoders = {
+        name: type(encoder).__name__ for name, encoder, _ in model.estimator.modalities_
+    }
+    assert encoders == {
+        "image": "ImageEncoder",
+        "audio": "WhisperEncoder",
+        "categorical": "NoneType",
+        "tabular": "NoneType",
+    }
+    status, _, _ = run(capsys, "predict", model_path, csv, "-o", tmp_path / "p.csv")
+    assert status == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert (predictions["prediction"] == data["label"]).mean() >= 0.9
+
+
+def test_role_flags_override_inference_and_pick_pretrained_encoders(
+    table, tmp_path, capsys
+):
+    csv, data = table
+    model_path = tmp_path / "voting.mmen"
+    status, out, _ = run(
+        capsys,
+        "fit",
+        csv,
+        "--target",
+        "label",
+        "--text",
+        "note",
+        "--audio",
+        "clip",
+        "--fusion",
+        "voting",
+        "-o",
+        model_path,
+        "--sr",
+        SR,
+    )
+    assert status == 0
+    assert "inferred" not in out
+    model = mmensemble.load(model_path)
+    # Only the named columns, with their flag roles.
+    assert model.roles == {"audio": "clip", "text": "note"}
+    encoders = [
+        type(model.estimator.named_estimators_[name][0]).__name__
+        for name in ("audio", "text")
+    ]
+    assert encoders == ["WhisperEncoder", "TextEncoder"]
+    status, _, _ = run(capsys, "predict", model_path, csv, "-o", tmp_path / "p.csv")
+    assert status == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert (predictions["prediction"] == data["label"]).mean() >= 0.9

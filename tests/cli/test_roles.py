@@ -32,7 +32,29 @@ def folder(tmp_path_factory):
         clip = np.sin(np.linspace(0, 200 * (row + 1), 800)).astype(np.float32)
         sf.write(root / "media" / f"{row}.wav", clip, 8000)
         (root / "media" / f"{row}.txt").write_text(f"note {row}")
+        series = np.random.default_rng(row).normal(size=(50, 3))
+        np.save(root / "media" / f"{row}.npy", series)
+        pd.DataFrame(series, columns=["x", "y", "z"]).to_csv(
+            root / "media" / f"{row}.csv", index=False
+        )
+    for row in range(3):
+        write_video(root / "media" / f"{row}.mp4", seed=row)
     return root
+
+
+def write_video(path, seed):
+    """A five-frame H.264 clip of noise."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for _ in range(5):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
 
 
 def roles_of(frame, **options):
@@ -67,6 +89,23 @@ def test_every_role_from_a_csv_like_table(folder):
         "height": "numeric",
         "stars": "numeric",
         "country": "ignored",
+    }
+
+
+def test_video_and_sensor_series_files(folder):
+    frame = pd.DataFrame(
+        {
+            "movie": [
+                f"media/{row % 3}.mp4" if row % 5 else None for row in range(N_ROWS)
+            ],
+            "imu": [f"media/{row}.npy" for row in range(N_ROWS)],
+            "ecg": [f"media/{row}.csv" for row in range(N_ROWS)],
+        }
+    )
+    assert roles_of(frame, base_dir=folder) == {
+        "movie": "video",
+        "imu": "signal",
+        "ecg": "signal",
     }
 
 
@@ -150,9 +189,17 @@ def test_in_memory_cells():
             "wave": pd.Series(
                 [(rng.normal(size=400), 8000) for _ in range(10)], dtype=object
             ),
+            "series": pd.Series(
+                [rng.normal(size=(100, 2)) for _ in range(10)], dtype=object
+            ),
         }
     )
-    assert roles_of(frame) == {"png": "image", "pixels": "image", "wave": "audio"}
+    assert roles_of(frame) == {
+        "png": "image",
+        "pixels": "image",
+        "wave": "audio",
+        "series": "signal",
+    }
 
 
 def test_role_table_becomes_the_recipes_roles():
