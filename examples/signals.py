@@ -3,17 +3,19 @@
 BasicMotions (bundled with aeon, real recordings): a smartwatch's accelerometer
 and gyroscope (6 channels, 10 Hz, 10 s) while standing, walking, running or
 playing badminton. ``SignalEncoder`` turns each series into per-channel
-statistics, band-power shares and channel correlations; a synthetic tabular
-column (a noisy heart rate, higher for the brisk activities) is the second
-modality. A fifth of the test series are then dropped: the fused model falls
-back on the heart rate for those rows (their signal block is zero-filled, the
-centred block's mean) instead of failing, as a signal-only model would. Needs ``aeon`` for
-the data.
+statistics, band-power shares and channel correlations: 87 readable columns
+(the default, MiniRocket, gives 9,996 and is as accurate on this data). A
+synthetic tabular column, a noisy heart rate that is higher for the brisk
+activities, is the second modality. A fifth of the test series are then
+dropped: the fused model falls back on the heart rate for those rows (their
+signal block is zero-filled, the scaled block's mean) instead of failing, as a
+signal-only model would. Needs ``aeon`` for the data.
 """
 
 import numpy as np
 import pandas as pd
 from aeon.datasets import load_basic_motions
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -33,15 +35,23 @@ def frame(split):
 X_train, y_train = frame("train")
 X_test, y_test = frame("test")
 
-signal = SignalEncoder(sr=10.0, layout="channels_first")
+DESCRIPTIVE = (
+    "mean",
+    "std",
+    "min",
+    "max",
+    "quantiles",
+    "slope",
+    "band_power",
+    "correlation",
+)
+signal = SignalEncoder(sr=10.0, layout="channels_first", features=DESCRIPTIVE)
 fused = make_pipeline(
     FeatureFusion([("imu", signal, "imu"), ("heart", "passthrough", ["heart_rate"])]),
     LogisticRegression(max_iter=5000),
 )
 fused.fit(X_train, y_train)
-imu_only = make_pipeline(
-    SignalEncoder(sr=10.0, layout="channels_first"), LogisticRegression(max_iter=5000)
-)
+imu_only = make_pipeline(clone(signal), LogisticRegression(max_iter=5000))
 imu_only.fit(X_train["imu"], y_train)
 heart_only = LogisticRegression(max_iter=5000).fit(X_train[["heart_rate"]], y_train)
 

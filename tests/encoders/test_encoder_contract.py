@@ -59,9 +59,7 @@ ENCODERS = [
     (MFCCEncoder(sr=8000, n_fft=256, hop_length=128, n_mels=32, deltas=1), audio_cells),
     (SignalEncoder(), signal_cells),
     (
-        SignalEncoder(
-            features=("mean", "minirocket"), minirocket_kernels=84, random_state=0
-        ),
+        SignalEncoder(features=("mean", "quantiles", "band_power", "correlation")),
         signal_cells,
     ),
     (TextEncoder(batch_size=2), text_cells),

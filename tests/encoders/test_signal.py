@@ -29,6 +29,7 @@ from mmensemble import (
 )
 
 STATS = ("mean", "std", "min", "max", "quantiles", "slope")
+DESCRIPTIVE = (*STATS, "band_power", "correlation")
 
 
 def series(n=64, channels=3, seed=0):
@@ -37,7 +38,7 @@ def series(n=64, channels=3, seed=0):
 
 
 def encode(cells, **params):
-    return SignalEncoder(**params).fit_transform(cells)
+    return SignalEncoder(**{"features": DESCRIPTIVE, **params}).fit_transform(cells)
 
 
 # ------------------------------------------------------------------ cell forms
@@ -69,7 +70,7 @@ def test_layouts_1d_and_files_give_the_same_features(tmp_path):
 
 def test_a_3d_stack_is_one_series_per_row_as_aeon_lays_it_out():
     stack = np.stack([series(seed=k).T for k in range(3)])  # (cases, channels, time)
-    encoder = SignalEncoder(layout="channels_first")
+    encoder = SignalEncoder(layout="channels_first", random_state=0)  # MiniRocket
     np.testing.assert_allclose(
         encoder.fit_transform(stack), encoder.fit_transform(list(stack))
     )
@@ -291,7 +292,7 @@ def test_channel_count_comes_from_the_first_series_of_fit():
 )
 def test_invalid_parameters_name_the_parameter(params, match):
     with pytest.raises(MMEnsembleError, match=match):
-        SignalEncoder(**params).fit(
+        SignalEncoder(**{"features": DESCRIPTIVE, **params}).fit(
             [series()[:, :1] if "n_channels" in params else series()]
         )
 
