@@ -36,7 +36,7 @@ about 20 s).
 
 Run it with::
 
-    python benchmarks/signal_accuracy.py            # about 2 minutes on 2 cores
+    python benchmarks/signal_accuracy.py            # about 3 minutes on 2 busy cores
     python benchmarks/signal_accuracy.py --n-seeds 1 --datasets BasicMotions
 """
 

@@ -332,6 +332,17 @@ def test_minirocket_is_fitted_on_the_training_series_as_aeon_fits_it():
     assert encoder.get_feature_names_out()[-1] == f"minirocket{expected.shape[1] - 1}"
 
 
+def test_bad_training_series_raise_or_are_left_out_of_the_minirocket_fit():
+    train = pd.Series([series(), series(channels=2), series(seed=1)], name="imu")
+    with pytest.raises(CellDecodeError, match=r"row 1, column 'imu'"):
+        minirocket().fit(train)
+    with pytest.warns(BadCellWarning, match="row 1"):
+        lenient = minirocket(on_error="missing").fit(train)
+    strict = minirocket().fit(train.drop(index=1))
+    test = [series(seed=5)]
+    np.testing.assert_array_equal(lenient.transform(test), strict.transform(test))
+
+
 def test_minirocket_is_reproducible_and_leaves_global_random_state_alone():
     train = [series(seed=k) for k in range(4)]
     state = np.random.get_state()
