@@ -35,8 +35,8 @@ __all__ = ["SignalEncoder"]
 _STATISTICS = ("mean", "std", "min", "max", "quantiles", "slope")
 _FEATURES = (*_STATISTICS, "band_power", "correlation", "minirocket")
 # The default by accuracy on real recordings (benchmarks/signal_accuracy.py):
-# MiniRocket matches the descriptive features on multichannel motion data and
-# beats them by 25+ points on series whose class is in the waveform's shape.
+# MiniRocket matches or beats the descriptive features on multichannel motion
+# data and beats them by 25+ points on series whose class is in their shape.
 _DEFAULT_FEATURES = ("minirocket",)
 _FILE_SEPARATORS = {".csv": ",", ".tsv": "\t"}
 # MiniRocket's kernels have 9 taps: shorter series are zero-padded to this.
@@ -209,11 +209,11 @@ class SignalEncoder(BaseCellEncoder):
 
     Choosing features, from ``benchmarks/signal_accuracy.py`` (four UCR/UEA
     recordings shipped with aeon, a ridge classifier on standardised
-    features): MiniRocket is as accurate as the descriptive blocks on
-    multichannel motion and speech data (BasicMotions 1.000 and 1.000,
+    features): MiniRocket is at least as accurate as the descriptive blocks
+    on multichannel motion and speech data (BasicMotions 1.000 and 1.000,
     JapaneseVowels 0.987 and 0.970) and far more where the class is in the
     waveform's shape (GunPoint 0.993 and 0.727, PickupGestureWiimoteZ 0.853
-    and 0.580), for 2 to 15 times the CPU time (under a second for a few
+    and 0.580), for 2 to 17 times the CPU time (under a second for a few
     hundred series). The descriptive blocks suit a light model (tens of
     readable columns, no aeon, nothing fitted, so the feature cache is shared
     across cross-validation folds).
