@@ -6,10 +6,20 @@ the format and library versions. ``load`` refuses a file that is not ours, a
 format it does not know, and any file that refers to a type outside an explicit
 allow-list (scikit-learn's and mmensemble's estimators, numpy, scipy, builtins):
 it raises before creating a single object of such a type.
+
+The check is by name: skops lists every type a file names (classes, and the
+functions it refers to, e.g. ``os.system``), and each must belong to an
+allowed package or be one of a few exact names; ``skops.io.load`` then gets
+exactly that checked list. No list of every scikit-learn estimator is built:
+skops computes one when ``skops.io`` is first imported, by importing every
+scikit-learn module (seconds, and torch with them), so mmensemble imports
+``skops.io`` with that listing empty (:func:`_skops_io`).
 """
 
 import json
 import os
+import sys
+import threading
 import zipfile
 from importlib.metadata import version
 
@@ -33,6 +43,7 @@ _TRUSTED_EXACT = frozenset(
         "pandas.core.indexes.range.RangeIndex",
     }
 )
+_IMPORT_LOCK = threading.Lock()
 
 
 class ModelFileError(MMEnsembleError, ValueError):
@@ -66,7 +77,7 @@ def save(estimator, path):
     >>> mmensemble.load(path).predict([[1]])
     array([1])
     """
-    sio = import_optional("skops.io", package="skops")
+    sio = _skops_io()
     from . import __version__
 
     try:
@@ -126,7 +137,7 @@ def load(path):
     --------
     save : Write a model file.
     """
-    sio = import_optional("skops.io", package="skops")
+    sio = _skops_io()
     metadata = _read_metadata(path)
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(
@@ -188,6 +199,35 @@ def _warn_on_version_change(metadata):
             UserWarning,
             stacklevel=3,
         )
+
+
+def _skops_io():
+    """``skops.io``, imported without listing every scikit-learn estimator.
+
+    On its first import, skops builds its default trusted types from
+    ``sklearn.utils.all_estimators()``, which imports every scikit-learn
+    module. :func:`load` never relies on those defaults (it passes the exact
+    list of types it has checked itself), so here the listing returns no
+    estimator while ``skops.io`` is imported. skops' own default trust then
+    leaves out scikit-learn's estimators in this process: stricter, never
+    looser (``skops.io.get_untrusted_types`` names them, for its caller to
+    review). An already imported ``skops.io`` is used as it is.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils
+
+    with _IMPORT_LOCK:
+        listing = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = _no_estimators
+        try:
+            return import_optional("skops.io", package="skops")
+        finally:
+            sklearn.utils.all_estimators = listing
+
+
+def _no_estimators(type_filter=None):
+    return []
 
 
 def _is_trusted(name):

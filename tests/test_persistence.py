@@ -3,6 +3,8 @@
 import io
 import json
 import pickle
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -134,3 +136,82 @@ def test_unsavable_estimator_gives_a_clear_error(tmp_path):
     transformer = FunctionTransformer(lambda x: x).fit([[1.0]])
     with pytest.raises(ModelFileError, match="could not save FunctionTransformer"):
         mmensemble.save(transformer, tmp_path / "f.mmen")
+
+
+# A fresh process, where mmensemble imports skops.io itself: it loads model
+# files (or reports each refusal), and says what it imported.
+FRESH_LOAD = """
+import json, sys
+import sklearn.utils
+import mmensemble
+results = []
+for path in sys.argv[1:]:
+    try:
+        results.append(type(mmensemble.load(path)).__name__)
+    except mmensemble.ModelFileError as exc:
+        results.append(str(exc))
+print(json.dumps({
+    "results": results,
+    "torch": "torch" in sys.modules,
+    "listing_restored": (
+        sklearn.utils.all_estimators is sklearn.utils.discovery.all_estimators
+    ),
+}))
+"""
+
+SMUGGLED = [
+    ("os", "system"),
+    ("subprocess", "Popen"),
+    ("pandas.io.pickle", "read_pickle"),
+    ("builtins", "eval"),
+    ("sklearnx.linear_model", "LogisticRegression"),
+]
+
+
+def load_in_fresh_process(*paths):
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def smuggle_type(module, name):
+    """Replace the LogisticRegression of a schema by ``module.name``."""
+
+    def transform(schema):
+        text = schema.decode()
+        text = text.replace('"LogisticRegression"', f'"{name}"', 1)
+        text = text.replace('"sklearn.linear_model._logistic"', f'"{module}"', 1)
+        return text.encode()
+
+    return transform
+
+
+def test_a_fresh_process_loads_fast_and_refuses_types_outside_the_allowed_packages(
+    fitted, tmp_path
+):
+    model, _ = fitted
+    good = tmp_path / "model.mmen"
+    mmensemble.save(model, good)
+    tampered = []
+    for index, (module, name) in enumerate(SMUGGLED):
+        path = tmp_path / f"tampered-{index}.mmen"
+        mmensemble.save(model, path)
+        rewrite(path, "schema.json", smuggle_type(module, name))
+        tampered.append(path)
+    report = load_in_fresh_process(good, *tampered)
+    # no listing of every scikit-learn estimator (which imports torch too)
+    assert not report["torch"] and report["listing_restored"]
+    loaded, *refusals = report["results"]
+    assert loaded == "Pipeline"
+    for (module, name), refusal in zip(SMUGGLED, refusals, strict=True):
+        assert f"not trusted: ['{module}.{name}']" in refusal
+    # the same refusals where skops.io was imported first, as here
+    for (module, name), path in zip(SMUGGLED, tampered, strict=True):
+        with pytest.raises(
+            ModelFileError, match=rf"not trusted: \['{module}.{name}'\]"
+        ):
+            mmensemble.load(path)
