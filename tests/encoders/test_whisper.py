@@ -129,17 +129,22 @@ def test_log_mel_of_silence_is_the_floor():
 # ------------------------------------------------------- states and pooling
 
 
-@pytest.mark.parametrize("window", ["clip", "30s"])
-def test_pooling_covers_the_clip_never_the_padding(whisper, window):
+def window_frames(n_states, window):
+    """Log-mel frames read for a clip of at most 30 s: padded to ``window`` s."""
+    step = round(window * 50)
+    return 2 * min(1500, -(-n_states // step) * step)
+
+
+@pytest.mark.parametrize(("window", "frames"), [(0.02, 64), (1.0, 100), (30, 3000)])
+def test_pooling_covers_the_clip_never_the_padding(whisper, window, frames):
     clip = speech_like(10_000)  # 0.625 s: 32 states (the last one partly)
     n_states = 32
-    log_mel = reference_log_mel(clip, 3000)
-    frames = 3000 if window == "30s" else 2 * n_states
-    states = encode_directly(whisper, log_mel[:, :frames])
+    assert window_frames(n_states, window) == frames
+    states = encode_directly(whisper, reference_log_mel(clip, frames))
     out = WhisperEncoder(window=window, n_threads=1).fit_transform([clip])[0]
     np.testing.assert_allclose(out, pool(states[:n_states]), atol=STATES_ATOL)
-    if window == "30s":
-        # Pooling the whole window (the padding's 1468 states) is different.
+    if frames > 2 * n_states:
+        # Pooling the padding's states too would give something else.
         assert np.abs(out - pool(states)).max() > 100 * STATES_ATOL
 
 
@@ -148,7 +153,7 @@ def test_clip_followed_by_silence_keeps_its_own_frames(whisper):
     # read the same window: the longer one pools its extra states too.
     clip = speech_like(6400)  # exactly 20 states
     padded = np.concatenate([clip, np.zeros(6400, np.float32)])
-    encoder = WhisperEncoder(window="30s", n_threads=1).fit([clip])
+    encoder = WhisperEncoder(window=30, n_threads=1).fit([clip])
     short, long = encoder.transform([clip, padded])
     states = encode_directly(whisper, reference_log_mel(clip, 3000))
     np.testing.assert_allclose(short, pool(states[:20]), atol=STATES_ATOL)
@@ -156,27 +161,29 @@ def test_clip_followed_by_silence_keeps_its_own_frames(whisper):
 
 
 def test_long_clip_is_read_in_consecutive_windows(whisper):
-    n = 480000 + 16000  # 31 s: a full 30 s window, then 1 s (50 states)
+    n = 480000 + 15000  # 30.94 s: a full 30 s window, then 47 states
     clip = speech_like(n, seed=3)
     log_mel = reference_log_mel(clip, 3100)
     first = encode_directly(whisper, log_mel[:, :3000])
-    second = encode_directly(whisper, log_mel[:, 3000:3100])
-    expected = pool(np.concatenate([first, second]))
+    second = encode_directly(whisper, log_mel[:, 3000:3100])[:47]
     assert first.shape[0] + second.shape[0] == -(-n // 320)
-    out = WhisperEncoder(n_threads=1).fit_transform([clip])[0]
-    np.testing.assert_allclose(out, expected, atol=STATES_ATOL)
+    out = WhisperEncoder(window=1.0, n_threads=1).fit_transform([clip])[0]
+    np.testing.assert_allclose(
+        out, pool(np.concatenate([first, second])), atol=STATES_ATOL
+    )
 
 
-def test_batched_encoding_equals_a_per_clip_loop(whisper):
-    # Equal lengths share an encoder call; others go alone.
-    lengths = [8000, 8000, 8000, 12345, 320, 8000, 1]
+@pytest.mark.parametrize("window", [0.02, 0.5])
+def test_batched_encoding_equals_a_per_clip_loop(whisper, window):
+    # Windows of equal length share an encoder call, by batch_size.
+    lengths = [8000, 7000, 8000, 12345, 320, 8000, 1, 16000]
     clips = [speech_like(n, seed=i) for i, n in enumerate(lengths)]
     expected = []
     for clip in clips:
         n_states = -(-len(clip) // 320)
-        log_mel = reference_log_mel(clip, 2 * n_states)
+        log_mel = reference_log_mel(clip, window_frames(n_states, window))
         expected.append(pool(encode_directly(whisper, log_mel)[:n_states]))
-    encoder = WhisperEncoder(batch_size=3, n_threads=1)
+    encoder = WhisperEncoder(window=window, batch_size=3, n_threads=1)
     np.testing.assert_allclose(
         encoder.fit_transform(clips), np.array(expected), atol=STATES_ATOL
     )
@@ -186,7 +193,7 @@ def test_stats_options_and_feature_names(whisper):
     clip = speech_like(7000)
     states = encode_directly(whisper, reference_log_mel(clip, 44))[:22]
     stats = ("median", "max", "min", "mean", "std")
-    encoder = WhisperEncoder(stats=stats, n_threads=1)
+    encoder = WhisperEncoder(stats=stats, window=0.02, n_threads=1)
     out = encoder.fit_transform(pd.DataFrame({"speech": [clip]}))[0]
     expected = np.concatenate(
         [
@@ -215,6 +222,7 @@ def test_stats_options_and_feature_names(whisper):
         ({"stats": ("mean", "mode")}, "stats="),
         ({"stats": ()}, "stats="),
         ({"window": "10s"}, "window"),
+        ({"window": 31}, "window"),
         ({"precision": "float8"}, "precision"),
         ({"device": "tpu"}, "device="),
         ({"model": "/nonexistent/whisper"}, "model="),
