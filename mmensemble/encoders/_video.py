@@ -266,8 +266,11 @@ class VideoEncoder(BaseCellEncoder):
                 every_seconds=self.every_seconds,
             )
             frames = read_frames(container, stream, times, seek=self.seek)
-            images = {id(frame): frame_rgb(frame) for frame in frames}
-        return np.stack([frame_encoder._decode(images[id(frame)]) for frame in frames])
+            inputs = {}  # a frame sampled twice (a short clip) is converted once
+            for frame in frames:
+                if id(frame) not in inputs:
+                    inputs[id(frame)] = frame_encoder._decode(frame_rgb(frame))
+        return np.stack([inputs[id(frame)] for frame in frames])
 
     def _embed(self, decoded):
         frame_encoder = self.image_encoder_

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
+import mmensemble
 from mmensemble import (
     BadCellWarning,
     CellDecodeError,
@@ -372,6 +373,13 @@ def test_pickle_keeps_no_network_and_reloads_it(clips, fitted):
     np.testing.assert_allclose(
         clone(fitted).fit([]).transform([clips["plain"]]), expected, 1e-5
     )
+
+
+def test_model_file_round_trip(clips, fitted, tmp_path):
+    expected = fitted.transform([clips["plain"]])
+    mmensemble.save(fitted, tmp_path / "video.skops")
+    restored = mmensemble.load(tmp_path / "video.skops")
+    np.testing.assert_allclose(restored.transform([clips["plain"]]), expected, 1e-5)
 
 
 def test_transform_changes_no_fitted_state(clips, fitted):
