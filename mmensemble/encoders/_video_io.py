@@ -74,7 +74,8 @@ def stream_span(container, stream):
     """``(start, duration)`` of a video stream in seconds.
 
     The duration comes from the stream header, else from the container's,
-    else from the timestamps of its packets (demuxed, not decoded).
+    else from the timestamps of its packets (demuxed, not decoded). A stream
+    without timestamps (a raw H.264 file) raises ``ValueError``.
     """
     time_base = stream.time_base
     start = _start_seconds(stream)
@@ -83,10 +84,16 @@ def stream_span(container, stream):
     if container.duration:
         av = import_optional("av")
         return start, float(Fraction(container.duration, av.time_base))
-    end = start
+    end = None
     for packet in container.demux(stream):
         if packet.pts is not None:
-            end = max(end, float((packet.pts + (packet.duration or 0)) * time_base))
+            stop = float((packet.pts + (packet.duration or 0)) * time_base)
+            end = stop if end is None else max(end, stop)
+    if end is None:
+        raise ValueError(
+            "the video stream carries no timestamps (a raw elementary stream?); "
+            "put it in a container such as MP4 or Matroska"
+        )
     container.seek(0)
     return start, end - start
 

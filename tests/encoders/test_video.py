@@ -133,6 +133,7 @@ def clips(tmp_path_factory):
         ),
         "rotated": write_clip(folder / "rotated.mp4", n_frames=6, rotation=90),
         "audio_only": write_audio_only(folder / "audio_only.m4a"),
+        "raw_stream": write_clip(folder / "raw.h264", container_format="h264"),
     }
     data = open(paths["plain"], "rb").read()
     truncated = folder / "truncated.mp4"
@@ -285,6 +286,7 @@ BAD_CELLS = {
     "corrupt": "Invalid data",
     "audio_only": "no video stream",
     "no_frames": "no decodable frames",
+    "raw_stream": "carries no timestamps",
     "missing_file": "no such video file",
     "not_a_cell": "expected a video path or encoded bytes",
 }
@@ -373,6 +375,15 @@ def test_pickle_keeps_no_network_and_reloads_it(clips, fitted):
     np.testing.assert_allclose(
         clone(fitted).fit([]).transform([clips["plain"]]), expected, 1e-5
     )
+
+
+def test_clips_are_cached_per_cell_by_the_inner_encoder_identity(clips, fitted):
+    first = fitted.transform([clips["plain"], clips["mkv"]])
+    hits = mmensemble.cache_info()["memory_hits"]
+    np.testing.assert_array_equal(fitted.transform([clips["mkv"]]), first[[1]])
+    assert mmensemble.cache_info()["memory_hits"] == hits + 1
+    other = clone(fitted).set_params(image_encoder__image_size=40).fit([])
+    assert other.fingerprint_ != fitted.fingerprint_
 
 
 def test_model_file_round_trip(clips, fitted, tmp_path):
