@@ -252,6 +252,21 @@ def test_rotation_metadata_is_applied(clips, fitted):
     assert upright[-2, 1].min() > 200 and upright[1, 1].max() < 100
 
 
+@pytest.mark.parametrize(("rotation", "quarter_turns"), [(180, 2), (-90, 3)])
+def test_other_rotations_reach_the_encoder(fitted, tmp_path, rotation, quarter_turns):
+    path = write_clip(tmp_path / "turned.mp4", n_frames=6, rotation=rotation)
+    with av.open(path) as container:
+        coded = [
+            frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)
+        ]
+    # 6 frames at 10 fps: the times 0.075, 0.225, 0.375, 0.525 take frames 1, 3, 4, 5
+    expected = [np.rot90(coded[i], quarter_turns) for i in (1, 3, 4, 5)]
+    inner = fitted.image_encoder_
+    np.testing.assert_array_equal(
+        fitted._decode(path), np.stack([inner._decode(e) for e in expected])
+    )
+
+
 # ------------------------------------------------------------------ encoder
 
 
