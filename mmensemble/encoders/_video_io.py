@@ -9,6 +9,7 @@ variable frame rate changes nothing. The soundtrack is read by a separate pass
 that demuxes the file and decodes its audio packets only.
 """
 
+import bisect
 import io
 import itertools
 import os
@@ -237,11 +238,11 @@ class _KeyframeIndex:
 
     def __init__(self, stream):
         self.stream = stream
-        self.indexed = [
+        self.indexed = sorted(
             float(entry.timestamp * stream.time_base)
             for entry in stream.index_entries
             if entry.is_keyframe
-        ]
+        )
         self.seen = []
 
     def saw(self, time):
@@ -250,8 +251,8 @@ class _KeyframeIndex:
 
     def should_seek(self, target, last):
         if len(self.indexed) > 1:
-            before = [time for time in self.indexed if time <= target]
-            keyframe = before[-1] if before else self.indexed[0]
+            before = bisect.bisect_right(self.indexed, target) - 1
+            keyframe = self.indexed[max(before, 0)]
             if last is None:
                 return keyframe > self.indexed[0]
             return keyframe > last.time

@@ -59,6 +59,8 @@ def write_clip(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = gop
         stream.codec_context.max_b_frames = bframes
+        if codec == "libx264":  # keyframes every gop frames, not at each change
+            stream.codec_context.options = {"sc_threshold": "0"}
         if times is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:
@@ -230,6 +232,38 @@ def test_seeking_gives_the_frames_of_a_full_decode(clips, clip):
         np.testing.assert_array_equal(rgb, expected)
     without_seek = picked(clips[clip], times, seek=False)
     assert [t for t, _ in without_seek] == [t for t, _ in with_seek]
+
+
+class CountingContainer:
+    """A container that counts the frames decoded through it."""
+
+    def __init__(self, container):
+        self.container = container
+        self.decoded = 0
+
+    def seek(self, *args, **kwargs):
+        return self.container.seek(*args, **kwargs)
+
+    def decode(self, stream):
+        for frame in self.container.decode(stream):
+            self.decoded += 1
+            yield frame
+
+
+@pytest.mark.parametrize("clip", ["plain", "mkv"])
+def test_seeking_decodes_only_from_the_keyframe_before_each_time(clips, clip):
+    # 20 frames at 10 fps, a keyframe every 5: the times 0.1 and 1.6 need
+    # frames 0-1, then 15-16 from the keyframe at 1.5
+    counts = {}
+    for seek in (True, False):
+        with open_video(clips[clip]) as container:
+            counting = CountingContainer(container)
+            frames = read_frames(
+                counting, video_stream(container), [0.1, 1.6], seek=seek
+            )
+            assert [frame.time for frame in frames] == [0.1, 1.6]
+            counts[seek] = counting.decoded
+    assert counts == {True: 4, False: 17}
 
 
 def test_seek_parameter_does_not_change_the_embeddings(clips, fitted):
