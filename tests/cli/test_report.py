@@ -35,6 +35,7 @@ SECTIONS = [
     "bad-cells",
 ]
 FIT_OPTIONS = ["--sr", "8000", "--image-size", "32", "--random-state", "0"]
+FIT_OPTIONS += ["--audio-encoder", "mfcc"]  # cheap: no pretrained speech model
 
 
 @pytest.fixture(scope="module")
