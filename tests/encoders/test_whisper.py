@@ -361,7 +361,7 @@ def test_spoken_digits_are_told_apart_by_unseen_voices():
     X_train, X_test, y_train, y_test = load_spoken_digits(
         held_out_voices=True, return_X_y=True
     )
-    X_train, y_train = X_train.iloc[:300], y_train.iloc[:300]
+    X_train, y_train = X_train.iloc[:150], y_train.iloc[:150]
     X_test, y_test = X_test.iloc[:100], y_test.iloc[:100]
     encoder = WhisperEncoder(n_threads=1)
     with warnings.catch_warnings():
@@ -370,4 +370,4 @@ def test_spoken_digits_are_told_apart_by_unseen_voices():
         test = encoder.transform(X_test["audio"])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     accuracy = model.fit(train, y_train).score(test, y_test)
-    assert accuracy > 0.4  # chance: 0.1; measured 0.59 on these rows
+    assert accuracy > 0.4  # chance: 0.1; measured 0.63 on these rows
