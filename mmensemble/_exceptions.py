@@ -58,7 +58,21 @@ class ColumnNotFoundError(MMEnsembleError, KeyError, ValueError):
 
 
 class BadCellWarning(UserWarning):
-    """Cells that could not be decoded were treated as missing."""
+    """Cells that could not be decoded were treated as missing.
+
+    Parameters
+    ----------
+    message : str
+        The warning's text, which names the rows.
+    errors : list of CellDecodeError, default=()
+        The bad cells of the call that issued the warning (row, column,
+        value, reason), so that a caller can tabulate them without any
+        fitted attribute changing.
+    """
+
+    def __init__(self, message, errors=()):
+        super().__init__(message)
+        self.errors = list(errors)
 
 
 def _abbreviate(value, width=80):

@@ -140,8 +140,8 @@ class MFCCEncoder(BaseCellEncoder):
     on_error : {"raise", "missing"}, default="raise"
         What a cell that cannot be decoded does: raise a
         :class:`~mmensemble.CellDecodeError` naming its row and column, or
-        become a missing (all-NaN) row, with a ``BadCellWarning`` and a line in
-        ``errors_``.
+        become a missing (all-NaN) row, with one
+        :class:`~mmensemble.BadCellWarning` listing the bad cells.
 
     verbose : int, default=0
         Show a progress bar when positive.
@@ -160,9 +160,10 @@ class MFCCEncoder(BaseCellEncoder):
         Identity of this encoder's output in the feature cache.
 
     errors_ : DataFrame
-        The cells of the last ``transform`` that could not be decoded
-        (columns ``row``, ``column``, ``reason``); empty under
-        ``on_error="raise"``.
+        The cells ``fit_transform`` could not decode (columns ``row``,
+        ``column``, ``reason``); empty under ``on_error="raise"``.
+        ``transform`` leaves it unchanged and reports its bad cells by a
+        :class:`~mmensemble.BadCellWarning`.
 
     n_features_in_ : int
         1, when ``X`` was a one-column DataFrame during ``fit``.

@@ -9,6 +9,7 @@ keeping heavy runtime state (network weights) out of pickles.
 """
 
 import os
+import threading
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,8 @@ from ._cells import as_cell_series, missing_mask
 __all__ = ["BaseCellEncoder"]
 
 _ERROR_COLUMNS = ("row", "column", "reason")
+# Loading an unpickled encoder's weights is done by one thread at a time.
+_PREPARE_LOCK = threading.RLock()
 
 
 class ErrorsTableMixin:
@@ -136,11 +139,40 @@ class BaseCellEncoder(
             One row per cell; rows of missing cells are NaN.
         """
         check_is_fitted(self, "n_features_out_")
-        cells = as_cell_series(X)
-        return self._encode(cells)
+        encoded, _ = self._encode(as_cell_series(X))
+        return encoded
+
+    def fit_transform(self, X, y=None):
+        """Fit the encoder and encode every cell of ``X``.
+
+        The cells found bad while encoding (under ``on_error="missing"``) are
+        listed in ``errors_``; :meth:`transform` never changes ``errors_``, it
+        reports its bad cells by a :class:`~mmensemble.BadCellWarning` (whose
+        ``errors`` attribute lists them).
+
+        Parameters
+        ----------
+        X : Series, single-column DataFrame, list or ndarray of cells
+            The column to encode.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features_out_), dtype float32
+            One row per cell; rows of missing and bad cells are NaN.
+        """
+        self.fit(X, y)
+        encoded, errors = self._encode(as_cell_series(X))
+        self.errors_ = errors_frame(errors)
+        return encoded
 
     def _encode(self, cells):
-        """Encode a Series of cells: cached ones from the cache, the rest fresh."""
+        """Encode a Series of cells: cached ones from the cache, the rest fresh.
+
+        Returns the encoded rows and the list of cells that failed to decode
+        (``CellDecodeError``); changes no attribute of the encoder.
+        """
         values = cells.to_numpy(dtype=object)
         out = np.full((len(values), self.n_features_out_), np.nan, dtype=np.float32)
         cache = EmbeddingCache(
@@ -167,10 +199,12 @@ class BaseCellEncoder(
                 cache.put_many([keys[position] for position in positions], embeddings)
                 errors.extend(batch_errors)
                 progress.update(len(positions) + len(batch_errors))
-        self.errors_ = errors_frame(errors)
         if errors:
-            warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)
-        return out
+            warnings.warn(
+                BadCellWarning(_bad_cells_message(errors), errors=errors),
+                stacklevel=3,
+            )
+        return out, errors
 
     def _encode_local(self, cells, positions):
         """Yield ``(positions, embeddings, errors)`` batch by batch.
@@ -292,8 +326,12 @@ class BaseCellEncoder(
         return positions
 
     def _ensure_prepared(self):
-        if any(not hasattr(self, name) for name in self._runtime_attributes):
-            self._prepare()
+        """Load the runtime state once, also when threads share the encoder."""
+        if all(hasattr(self, name) for name in self._runtime_attributes):
+            return
+        with _PREPARE_LOCK:
+            if any(not hasattr(self, name) for name in self._runtime_attributes):
+                self._prepare()
 
     @property
     def _n_features_out(self):

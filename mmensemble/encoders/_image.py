@@ -89,7 +89,8 @@ class ImageEncoder(BaseCellEncoder):
     on_error : {"raise", "missing"}, default="raise"
         What to do with a cell that cannot be decoded: raise a
         :class:`~mmensemble.CellDecodeError` naming its row and column, or
-        treat it as missing (a NaN row, one warning, listed in ``errors_``).
+        treat it as missing (a NaN row and one
+        :class:`~mmensemble.BadCellWarning` listing the bad cells).
 
     verbose : int, default=0
         Show a progress bar for long runs.
@@ -107,8 +108,10 @@ class ImageEncoder(BaseCellEncoder):
         Identity of this encoder's output in the embedding cache.
 
     errors_ : DataFrame
-        Cells that could not be decoded in the last ``transform`` under
+        Cells that could not be decoded by ``fit_transform`` under
         ``on_error="missing"``: columns ``row``, ``column``, ``reason``.
+        ``transform`` leaves it unchanged and reports its bad cells by a
+        :class:`~mmensemble.BadCellWarning`.
 
     See Also
     --------

@@ -4,9 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed
 from sklearn.base import TransformerMixin
-from sklearn.utils import Bunch
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
@@ -14,14 +12,16 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import Interval, StrOptions
+from .._parallel import Parallel, delayed
 from ..encoders._base import concat_errors
-from ._modality import (
-    BaseModalityComposition,
-    apply_on_error,
-    as_frame,
-    checked_modality,
-    fitted_errors,
-    resolve_columns,
+from ._modality import BaseModalityComposition, as_frame
+from ._plumbing import (
+    block_statistics,
+    check_weights,
+    encode,
+    fit_encode,
+    modality_rows,
+    scale_block,
 )
 
 __all__ = ["FeatureFusion"]
@@ -206,49 +206,42 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
             The scaled, weighted blocks followed by the missing indicators.
         """
         self._validate_params()
-        triples = self._check_modalities()
         frame = as_frame(X)
         validate_data(self, frame, reset=True, skip_check_array=True)
-        weights = self._check_weights(triples)
         if y is not None:
             y = np.asarray(y)
             check_consistent_length(frame, y)
-        active = [
-            (
-                name,
-                apply_on_error(self._clone_estimator(est), self.on_error),
-                resolve_columns(cols, frame),
-            )
-            for name, est, cols in triples
-            if not (isinstance(est, str) and est == "drop")
-        ]
+        kept = self._kept_modalities(frame)
+        weights = check_weights(
+            self.weights,
+            [name for name, _, _ in self.modalities],
+            [name for name, _, _ in kept],
+        )
         fitted_blocks = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_encode_block)(name, est, frame, cols, y, self.on_error)
-            for name, est, cols in active
+            for name, est, cols in kept
+        )
+        self._set_fitted_modalities(
+            (name, fitted, cols)
+            for (name, _, cols), (fitted, *_) in zip(kept, fitted_blocks, strict=True)
         )
         self.errors_ = concat_errors(errors for *_, errors in fitted_blocks)
-        results = [result for *result, _ in fitted_blocks]
-        self.modalities_ = [
-            (name, fitted, cols)
-            for (name, _, cols), (fitted, _, _) in zip(active, results, strict=True)
-        ]
-        self.named_modalities_ = Bunch(
-            **{name: est for name, est, _ in self.modalities_}
-        )
         self.block_means_, self.block_scales_ = {}, {}
         self.missing_modalities_ = []
-        for (name, _, _), (_, block, missing) in zip(active, results, strict=True):
-            mean, scale = _block_statistics(block[~missing], self.block_scaling)
+        self._block_widths = {}
+        blocks = []
+        for (name, _, _), (_, block, missing, _) in zip(
+            kept, fitted_blocks, strict=True
+        ):
+            mean, scale = block_statistics(block[~missing], self.block_scaling)
             self.block_means_[name] = mean
-            self.block_scales_[name] = scale * weights.get(name, 1.0)
+            self.block_scales_[name] = scale * weights[name]
+            self._block_widths[name] = block.shape[1]
             if self.add_indicator and missing.any():
                 self.missing_modalities_.append(name)
-        self._block_widths = {
-            name: block.shape[1]
-            for (name, _, _), (_, block, _) in zip(active, results, strict=True)
-        }
+            blocks.append((block, missing))
         self.output_indices_ = self._output_indices()
-        return self._assemble([(block, missing) for _, block, missing in results])
+        return self._assemble(blocks)
 
     def transform(self, X):
         """Encode every modality and return the fused matrix.
@@ -267,7 +260,9 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         frame = as_frame(X)
         validate_data(self, frame, reset=False, skip_check_array=True)
         blocks = Parallel(n_jobs=self.n_jobs)(
-            delayed(_encode_block)(name, est, frame, cols, self.on_error)
+            delayed(_encode_block)(
+                name, est, frame, cols, self.on_error, self._block_widths[name]
+            )
             for name, est, cols in self.modalities_
         )
         return self._assemble(blocks)
@@ -297,22 +292,6 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         names.extend(f"{name}__missing" for name in self.missing_modalities_)
         return np.asarray(names, dtype=object)
 
-    def _check_weights(self, triples):
-        weights = dict(self.weights or {})
-        names = {name for name, _, _ in triples}
-        unknown = sorted(set(weights) - names, key=str)
-        if unknown:
-            raise ValueError(
-                f"weights has keys {unknown!r} that are not modality names; the "
-                f"modalities are {sorted(names, key=str)!r}"
-            )
-        for name, weight in weights.items():
-            if not isinstance(weight, Real) or weight < 0:
-                raise ValueError(
-                    f"weights[{name!r}] must be a non-negative number, got {weight!r}"
-                )
-        return weights
-
     def _output_indices(self):
         indices, start = {}, 0
         for name, _, _ in self.modalities_:
@@ -330,13 +309,8 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         for (name, _, _), (block, missing) in zip(
             self.modalities_, blocks, strict=True
         ):
-            if block.shape[1] != self._block_widths[name]:
-                raise ValueError(
-                    f"the encoder of modality {name!r} returned {block.shape[1]} "
-                    f"features, but {self._block_widths[name]} during fit"
-                )
             parts.append(
-                _scale_block(
+                scale_block(
                     block, missing, self.block_means_[name], self.block_scales_[name]
                 )
             )
@@ -361,105 +335,23 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         return tags
 
 
-def _fit_encode_block(name, estimator, frame, columns, y, on_error=None):
+def _fit_encode_block(name, estimator, frame, columns, y, on_error):
     """Fit one modality's encoder on its present rows and encode all rows.
 
     Returns the fitted encoder, the block, the rows where the modality is
     missing (missing cells, and cells found bad under ``on_error="missing"``)
     and the table of those bad cells.
     """
-    data, missing, errors = checked_modality(frame, columns, estimator, on_error)
-    present = ~missing
-    if not present.any():
-        raise ValueError(
-            f"modality {name!r} is missing in every row of X; it cannot be fitted"
-        )
-    if isinstance(estimator, str):
-        block = _passthrough(name, data)
-    else:
-        encoded = estimator.fit_transform(
-            data[present], None if y is None else y[present]
-        )
-        block = _place_rows(_as_matrix(encoded), present)
-        errors = concat_errors([errors, fitted_errors(estimator)])
-    return estimator, block, missing | _all_nan_rows(block), errors
+    data, missing, bad_cells = modality_rows(
+        name, frame, columns, estimator, on_error, fit=True
+    )
+    block, missing, errors = fit_encode(name, estimator, data, missing, y)
+    return estimator, block, missing, concat_errors([bad_cells, errors])
 
 
-def _encode_block(name, estimator, frame, columns, on_error=None):
+def _encode_block(name, estimator, frame, columns, on_error, width):
     """Encode all present rows of one modality with its fitted encoder."""
-    data, missing, _ = checked_modality(frame, columns, estimator, on_error)
-    if isinstance(estimator, str):
-        block = _passthrough(name, data)
-    elif missing.all():
-        block = np.zeros((len(missing), len(estimator.get_feature_names_out())))
-    else:
-        present = ~missing
-        block = _place_rows(_as_matrix(estimator.transform(data[present])), present)
-    return block, missing | _all_nan_rows(block)
-
-
-def _passthrough(name, data):
-    values = data.to_frame() if data.ndim == 1 else data
-    try:
-        return values.to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"modality {name!r} is 'passthrough' but its columns "
-            f"{list(values.columns)!r} are not all numeric ({exc}); give it an "
-            "encoder"
-        ) from exc
-
-
-def _as_matrix(encoded):
-    if sp.issparse(encoded):
-        return encoded.tocsr()
-    return np.asarray(encoded)
-
-
-def _place_rows(encoded, present):
-    """Put the encoded present rows at their positions; missing rows are zero."""
-    n_rows = len(present)
-    if sp.issparse(encoded):
-        positions = np.flatnonzero(present)
-        spread = sp.csr_matrix(
-            (np.ones(len(positions)), (positions, np.arange(len(positions)))),
-            shape=(n_rows, len(positions)),
-        )
-        return (spread @ encoded).tocsr()
-    block = np.zeros((n_rows, encoded.shape[1]), dtype=encoded.dtype)
-    block[present] = encoded
-    return block
-
-
-def _all_nan_rows(block):
-    if sp.issparse(block) or block.shape[1] == 0 or block.dtype.kind != "f":
-        return np.zeros(block.shape[0], dtype=bool)
-    return np.isnan(block).all(axis=1)
-
-
-def _block_statistics(present_rows, block_scaling):
-    """Mean (dense only) and scale making the block's total variance one."""
-    if block_scaling is None or present_rows.shape[0] == 0:
-        return None, 1.0
-    if sp.issparse(present_rows):
-        mean_squared_norm = (
-            present_rows.multiply(present_rows).sum() / present_rows.shape[0]
-        )
-        return None, _inverse_root(mean_squared_norm)
-    mean = np.nanmean(present_rows, axis=0) if present_rows.size else None
-    mean = np.nan_to_num(mean)
-    total_variance = np.nansum((present_rows - mean) ** 2) / present_rows.shape[0]
-    return mean, _inverse_root(total_variance)
-
-
-def _inverse_root(value):
-    return 1.0 / np.sqrt(value) if value > 0 and np.isfinite(value) else 1.0
-
-
-def _scale_block(block, missing, mean, scale):
-    if sp.issparse(block):
-        return (block * scale).tocsr()
-    block = block.astype(np.float64) if block.dtype.kind != "f" else block
-    out = (block - mean) * scale if mean is not None else block * scale
-    out[missing] = 0.0
-    return out
+    data, missing, _ = modality_rows(
+        name, frame, columns, estimator, on_error, fit=False
+    )
+    return encode(name, estimator, data, missing, width)

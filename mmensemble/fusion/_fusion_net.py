@@ -19,7 +19,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import Bunch, check_random_state, compute_class_weight
+from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     check_array,
@@ -32,13 +32,8 @@ from sklearn.utils.validation import (
 from .._compat import Interval, StrOptions
 from .._torch_utils import resolve_device, torch
 from ..encoders._base import concat_errors
-from ._early import _block_statistics, _encode_block, _fit_encode_block, _scale_block
-from ._modality import (
-    BaseModalityComposition,
-    apply_on_error,
-    as_frame,
-    resolve_columns,
-)
+from ._modality import BaseModalityComposition, as_frame, extend_signature
+from ._plumbing import block_statistics, encode, fit_encode, modality_rows, scale_block
 
 __all__ = ["FusionNetClassifier", "FusionNetRegressor"]
 
@@ -151,7 +146,7 @@ class _BaseFusionNet(BaseModalityComposition):
             self._initialise_network()
         else:
             targets = self._targets(y, classes=classes)
-            blocks, missing = self._encode(frame)
+            blocks, missing = self._encode_modalities(frame)
         from . import _net
 
         self._ensure_module()
@@ -176,69 +171,47 @@ class _BaseFusionNet(BaseModalityComposition):
 
     def _fit_modalities(self, frame, y):
         """Fit the encoders, learn the block standardisation, encode every row."""
-        active = [
-            (
-                name,
-                apply_on_error(self._clone_estimator(estimator), self.on_error),
-                resolve_columns(columns, frame),
+        fitted, encoded, errors = [], [], []
+        self._standardisation = {}
+        for name, estimator, columns in self._kept_modalities(frame):
+            data, missing, bad_cells = modality_rows(
+                name, frame, columns, estimator, self.on_error, fit=True
             )
-            for name, estimator, columns in self._check_modalities()
-            if not (isinstance(estimator, str) and estimator == "drop")
-        ]
-        if not active:
-            raise ValueError(
-                "every modality is 'drop'; a fusion network needs at least one "
-                f"modality, got modalities={self.modalities!r}"
+            block, missing, encoder_errors = fit_encode(
+                name, estimator, data, missing, y
             )
-        self.modalities_, self._standardisation = [], {}
-        encoded, errors = [], []
-        for name, estimator, columns in active:
-            fitted, block, missing, bad_cells = _fit_encode_block(
-                name, estimator, frame, columns, y, self.on_error
-            )
-            errors.append(bad_cells)
+            errors.extend([bad_cells, encoder_errors])
             _check_block(name, block, columns)
-            if missing.all():
-                raise ValueError(
-                    f"modality {name!r} is missing in every row of X; it cannot be "
-                    "fitted"
-                )
             self._standardisation[name] = _standardisation(block[~missing])
-            self.modalities_.append((name, fitted, columns))
+            fitted.append((name, estimator, columns))
             encoded.append((block, missing))
+        self._set_fitted_modalities(fitted)
         self.errors_ = concat_errors(errors)
-        self.named_modalities_ = Bunch(
-            **{name: estimator for name, estimator, _ in self.modalities_}
-        )
         self._block_widths = [block.shape[1] for block, _ in encoded]
-        return self._prepare(encoded)
+        return self._standardised(encoded)
 
-    def _encode(self, frame):
+    def _encode_modalities(self, frame):
         """Encode every modality of ``frame`` with the fitted encoders."""
         encoded = []
         for (name, estimator, columns), width in zip(
             self.modalities_, self._block_widths, strict=True
         ):
-            block, missing = _encode_block(
-                name, estimator, frame, columns, self.on_error
+            data, missing, _ = modality_rows(
+                name, frame, columns, estimator, self.on_error, fit=False
             )
+            block, missing = encode(name, estimator, data, missing, width)
             _check_block(name, block, columns)
-            if block.shape[1] != width:
-                raise ValueError(
-                    f"the encoder of modality {name!r} returned {block.shape[1]} "
-                    f"features, but {width} during fit"
-                )
             encoded.append((block, missing))
-        return self._prepare(encoded)
+        return self._standardised(encoded)
 
-    def _prepare(self, encoded):
+    def _standardised(self, encoded):
         """Standardise the blocks into dense float32 arrays; stack the masks."""
         blocks = []
         for (name, _, _), (block, missing) in zip(
             self.modalities_, encoded, strict=True
         ):
             mean, scale = self._standardisation[name]
-            scaled = _scale_block(block, missing, mean, scale)
+            scaled = scale_block(block, missing, mean, scale)
             if sp.issparse(scaled):
                 scaled = scaled.toarray()
             blocks.append(np.nan_to_num(scaled, nan=0.0).astype(np.float32))
@@ -423,7 +396,7 @@ class _BaseFusionNet(BaseModalityComposition):
         check_is_fitted(self, "modalities_")
         frame = as_frame(X)
         validate_data(self, frame, reset=False, skip_check_array=True)
-        blocks, missing = self._encode(frame)
+        blocks, missing = self._encode_modalities(frame)
         module = self._ensure_module()
         from . import _net
 
@@ -660,56 +633,15 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
     }
     _task = "classification"
 
-    def __init__(
-        self,
-        modalities,
-        *,
-        branch_size=64,
-        hidden_sizes=(64,),
-        activation="relu",
-        normalization="layer",
-        dropout=0.1,
-        modality_dropout=0.1,
-        aux_weight=0.0,
-        lr=1e-3,
-        weight_decay=1e-4,
-        batch_size=64,
-        max_epochs=100,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        on_error=None,
-        class_weight=None,
-        device="auto",
-        mixed_precision=True,
-        random_state=None,
-        verbose=0,
-    ):
-        super().__init__(
-            modalities,
-            branch_size=branch_size,
-            hidden_sizes=hidden_sizes,
-            activation=activation,
-            normalization=normalization,
-            dropout=dropout,
-            modality_dropout=modality_dropout,
-            aux_weight=aux_weight,
-            lr=lr,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            on_error=on_error,
-            device=device,
-            mixed_precision=mixed_precision,
-            random_state=random_state,
-            verbose=verbose,
-        )
+    def __init__(self, modalities, *, class_weight=None, **params):
+        super().__init__(modalities, **params)
         self.class_weight = class_weight
+
+    # The parameters sklearn's get_params and clone see: the shared ones and
+    # class_weight, without repeating the shared ones here.
+    __init__.__signature__ = extend_signature(
+        _BaseFusionNet.__init__, class_weight=None
+    )
 
     def fit(self, X, y):
         """Fit the encoders, then train the network.
@@ -1001,6 +933,6 @@ def _check_block(name, block, columns):
 def _standardisation(present_rows):
     """Per-feature mean and inverse scale of a dense block; one scale if sparse."""
     if sp.issparse(present_rows):
-        return _block_statistics(present_rows, "variance")
+        return block_statistics(present_rows, "variance")
     scaler = StandardScaler().fit(present_rows)
     return scaler.mean_, 1.0 / scaler.scale_

@@ -6,6 +6,7 @@ its transformers. This module holds what they share: nested parameters
 selecting a modality's columns from it.
 """
 
+import inspect
 import numbers
 import warnings
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
+from sklearn.utils import Bunch
 
 from .._compat import _BaseComposition
 from .._exceptions import BadCellWarning, CellDecodeError, ColumnNotFoundError
@@ -119,9 +121,38 @@ class BaseModalityComposition(ErrorsTableMixin, _BaseComposition):
         self._validate_names([name for name, _, _ in triples])
         return triples
 
-    @staticmethod
-    def _clone_estimator(estimator):
-        return estimator if isinstance(estimator, str) else clone(estimator)
+    def _kept_modalities(self, frame, *, allow=("passthrough", "drop")):
+        """Validate the triples; return those not ``"drop"``, ready to fit.
+
+        Each estimator is a clone with the ``on_error`` policy applied, and
+        each column spec is resolved against ``frame``.
+        """
+        kept = [
+            (
+                name,
+                apply_on_error(_clone_estimator(estimator), self.on_error),
+                resolve_columns(columns, frame),
+            )
+            for name, estimator, columns in self._check_modalities(allow=allow)
+            if not (isinstance(estimator, str) and estimator == "drop")
+        ]
+        if not kept:
+            raise ValueError(
+                "every modality is 'drop'; at least one modality needs an "
+                f"estimator, got modalities={self.modalities!r}"
+            )
+        return kept
+
+    def _set_fitted_modalities(self, fitted):
+        """Set ``modalities_`` and ``named_modalities_`` from fitted triples."""
+        self.modalities_ = list(fitted)
+        self.named_modalities_ = Bunch(
+            **{name: estimator for name, estimator, _ in self.modalities_}
+        )
+
+
+def _clone_estimator(estimator):
+    return estimator if isinstance(estimator, str) else clone(estimator)
 
 
 def as_frame(X):
@@ -290,11 +321,8 @@ def checked_modality(frame, columns, estimator, on_error):
         data.iloc[[position for position, _ in errors]] = None
         missing = missing.copy()
         missing[[position for position, _ in errors]] = True
-        warnings.warn(
-            _bad_cells_message([error for _, error in errors]),
-            BadCellWarning,
-            stacklevel=3,
-        )
+        bad = [error for _, error in errors]
+        warnings.warn(BadCellWarning(_bad_cells_message(bad), errors=bad), stacklevel=3)
     return data, missing, errors_frame(error for _, error in errors)
 
 
@@ -362,3 +390,29 @@ def fitted_errors(estimator):
         if isinstance(getattr(candidate, "errors_", None), pd.DataFrame)
     }
     return concat_errors(tables.values())
+
+
+def extend_signature(function, **extra):
+    """``function``'s signature with more keyword-only parameters at the end.
+
+    A subclass whose ``__init__`` takes its own parameters and passes the rest
+    on (``**params``) sets this as its ``__init__.__signature__``, so that
+    sklearn's ``get_params`` and ``clone`` see every parameter while the
+    shared ones are written once, in the base class.
+
+    Parameters
+    ----------
+    function : callable
+    **extra : dict
+        Name and default of each added parameter.
+
+    Returns
+    -------
+    signature : inspect.Signature
+    """
+    signature = inspect.signature(function)
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in extra.items()
+    ]
+    return signature.replace(parameters=[*signature.parameters.values(), *added])

@@ -23,7 +23,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_array,
     check_consistent_length,
@@ -31,14 +30,10 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import StrOptions
+from .._parallel import Parallel, delayed
 from ..encoders._base import BaseCellEncoder, concat_errors
-from ._modality import (
-    BaseModalityComposition,
-    apply_on_error,
-    checked_modality,
-    fitted_errors,
-    resolve_columns,
-)
+from ._modality import BaseModalityComposition, fitted_errors
+from ._plumbing import encode, fit_encode, modality_rows
 
 __all__ = []
 
@@ -60,28 +55,6 @@ class _BaseModelFusion(BaseModalityComposition):
         "n_jobs": [None, Integral],
     }
 
-    def _active_modalities(self, frame):
-        """Validate the triples; return the kept ones with resolved columns.
-
-        The estimators are clones with the ``on_error`` policy applied.
-        """
-        triples = self._check_modalities(allow=("drop",))
-        active = [
-            (
-                name,
-                apply_on_error(clone(estimator), self.on_error),
-                resolve_columns(columns, frame),
-            )
-            for name, estimator, columns in triples
-            if not (isinstance(estimator, str) and estimator == "drop")
-        ]
-        if not active:
-            raise ValueError(
-                "every modality is 'drop'; at least one needs an estimator, got "
-                f"modalities={self.modalities!r}"
-            )
-        return active
-
     def _fit_modalities(self, frame, y):
         """Fit a clone of every kept modality's estimator on its present rows.
 
@@ -90,37 +63,31 @@ class _BaseModelFusion(BaseModalityComposition):
         a pipeline that starts with a cell encoder) and the (n_samples,
         n_modalities) boolean matrix of present cells. Sets ``errors_``.
         """
-        active = self._active_modalities(frame)
-        data, present, errors = self._modality_data(frame, active, fit=True)
-        for (name, _, _), column in zip(active, present.T, strict=True):
-            if not column.any():
-                raise ValueError(
-                    f"modality {name!r} is missing in every row of X; it cannot be "
-                    "fitted"
-                )
+        kept = self._kept_modalities(frame, allow=("drop",))
+        data, present, errors = self._modality_data(frame, kept, fit=True)
         if is_classifier(self):
             self._seen_classes = [np.unique(y[column]) for column in present.T]
         fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_present)(_downstream(estimator), cells, y, column)
             for (_, estimator, _), cells, column in zip(
-                active, data, present.T, strict=True
+                kept, data, present.T, strict=True
             )
         )
         self.errors_ = concat_errors(
             [errors, *(fitted_errors(estimator) for estimator in fitted)]
         )
-        self.modalities_ = [
+        self._set_fitted_modalities(
             (name, _rejoin(estimator, downstream), columns)
-            for (name, estimator, columns), downstream in zip(
-                active, fitted, strict=True
-            )
-        ]
-        self.estimators_ = [estimator for _, estimator, _ in self.modalities_]
-        by_name = {name: estimator for name, estimator, _ in self.modalities_}
-        self.named_estimators_ = Bunch(
-            **{name: by_name.get(name, "drop") for name, _, _ in self.modalities}
+            for (name, estimator, columns), downstream in zip(kept, fitted, strict=True)
         )
-        return active, data, present
+        self.estimators_ = [estimator for _, estimator, _ in self.modalities_]
+        self.named_estimators_ = Bunch(
+            **{
+                name: self.named_modalities_.get(name, "drop")
+                for name, _, _ in self.modalities
+            }
+        )
+        return kept, data, present
 
     def _cross_val_predict(self, active, data, y, present, methods):
         """Out-of-fold outputs of every modality, NaN in its missing rows.
@@ -180,19 +147,21 @@ class _BaseModelFusion(BaseModalityComposition):
         matrix of present cells and the table of bad cells.
         """
         data, present, errors = [], [], []
-        for _, estimator, columns in triples:
-            cells, missing, bad_cells = checked_modality(
-                frame, columns, estimator, self.on_error
+        for name, estimator, columns in triples:
+            cells, missing, bad_cells = modality_rows(
+                name, frame, columns, estimator, self.on_error, fit=fit
             )
             errors.append(bad_cells)
             encoder = _leading_encoder(estimator)
-            if encoder is not None and not missing.all():
-                if fit:
-                    encoder.fit(cells[~missing])
-                cells, failed = _encode_present(encoder, cells, ~missing)
-                if failed.any():
-                    errors.append(encoder.errors_)
-                missing = missing | failed
+            if encoder is not None and fit:
+                cells, missing, encoder_errors = fit_encode(
+                    name, encoder, cells, missing
+                )
+                errors.append(encoder_errors)
+            elif encoder is not None:
+                cells, missing = encode(
+                    name, encoder, cells, missing, encoder.n_features_out_
+                )
             data.append(cells)
             present.append(~missing)
         return data, np.column_stack(present), concat_errors(errors)
@@ -305,14 +274,6 @@ def _rejoin(estimator, downstream):
         return downstream
     estimator.steps = [estimator.steps[0], *downstream.steps]
     return estimator
-
-
-def _encode_present(encoder, cells, present):
-    """Encode the present cells; NaN rows elsewhere. Also the rows that failed."""
-    rows = np.asarray(encoder.transform(cells[present]))
-    encoded = np.full((len(present), rows.shape[1]), np.nan, dtype=rows.dtype)
-    encoded[present] = rows
-    return encoded, present & np.isnan(encoded).all(axis=1)
 
 
 def _present_rows(values, present):

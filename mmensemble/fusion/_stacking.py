@@ -23,10 +23,33 @@ from .._compat import (
     _check_feature_names_in,
     _check_response_method,
 )
-from ._modality import as_frame, resolve_columns
+from .._docstrings import fill_doc
+from ._docs import MODEL_FUSION_DOCS
+from ._modality import as_frame, extend_signature, resolve_columns
 from ._model_fusion import _BaseModelFusion
 
 __all__ = ["ModalityStackingClassifier", "ModalityStackingRegressor"]
+
+_STACKING_DOCS = {
+    **MODEL_FUSION_DOCS,
+    "modality_dropout": """\
+modality_dropout : float in [0, 1), default=0.25
+        Probability with which each present modality of each training row is
+        dropped in a copy of the out-of-fold predictions added to the final
+        estimator's training set, so that it learns to predict from any subset
+        of modalities. Copies that lose no modality or all of them are left
+        out. With a single modality it has no effect; 0 turns it off.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the modality dropout draws.""",
+    "n_jobs": """\
+n_jobs : int, default=None
+        Number of jobs fitting the modalities' estimators (and computing their
+        out-of-fold predictions) in parallel (joblib).
+
+    verbose : int, default=0
+        Verbosity of :func:`~sklearn.model_selection.cross_val_predict`.""",
+}
 
 
 def _final_estimator_has(method):
@@ -57,6 +80,29 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    def __init__(
+        self,
+        modalities,
+        *,
+        final_estimator=None,
+        cv=None,
+        passthrough=False,
+        modality_dropout=0.25,
+        random_state=None,
+        on_error=None,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.modalities = modalities
+        self.final_estimator = final_estimator
+        self.cv = cv
+        self.passthrough = passthrough
+        self.modality_dropout = modality_dropout
+        self.random_state = random_state
+        self.on_error = on_error
+        self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def fit(self, X, y):
         """Fit the modalities' estimators and the final estimator.
@@ -261,6 +307,7 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
         return tags
 
 
+@fill_doc(_STACKING_DOCS)
 class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     """Stacking of one classifier per modality (model-level fusion).
 
@@ -275,12 +322,7 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
 
     Parameters
     ----------
-    modalities : list of (str, estimator or "drop", columns)
-        The modalities. ``columns`` is a column name (the estimator receives a
-        1-D Series, e.g. for a ``TfidfVectorizer`` pipeline), a list of names,
-        a slice, a boolean mask or a callable such as
-        :func:`~sklearn.compose.make_column_selector`; with a NumPy array X,
-        columns are integer positions. ``"drop"`` leaves the modality out.
+    %(modalities)s
 
     final_estimator : estimator, default=None
         The classifier combining the modalities' predictions; None means
@@ -303,44 +345,19 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         list, a slice, a callable), ``True`` for every column (as in
         sklearn), ``False`` for none.
 
-    modality_dropout : float in [0, 1), default=0.25
-        Probability with which each present modality of each training row is
-        dropped in a copy of the out-of-fold predictions added to the final
-        estimator's training set, so that it learns to predict from any subset
-        of modalities. Copies that lose no modality or all of them are left
-        out. With a single modality it has no effect; 0 turns it off.
+    %(modality_dropout)s
 
-    random_state : int, RandomState instance or None, default=None
-        Seed of the modality dropout draws.
+    %(on_error)s
 
-    on_error : {"raise", "missing"}, default=None
-        Policy for cells that cannot be decoded, applied to every encoder that
-        has an ``on_error`` parameter (overriding its own) and to the cells of
-        text modalities (a text vectorizer, alone or first in a pipeline,
-        needs str cells or bytes in its encoding): ``"raise"`` raises a
-        :class:`~mmensemble.CellDecodeError` naming the row and column,
-        ``"missing"`` treats the cell as a missing modality (with one warning
-        listing the rows). None keeps each encoder's own setting and raises on
-        bad text cells. See Notes for pipelines that start with an encoder.
-
-    n_jobs : int, default=None
-        Number of jobs fitting the modalities' estimators (and computing their
-        out-of-fold predictions) in parallel (joblib).
-
-    verbose : int, default=0
-        Verbosity of :func:`~sklearn.model_selection.cross_val_predict`.
+    %(n_jobs)s
 
     Attributes
     ----------
-    modalities_ : list of (str, estimator, columns)
-        The fitted estimators of the kept modalities and their resolved columns.
+    %(modalities_)s
 
-    estimators_ : list of estimators
-        The fitted estimators of the kept modalities, each on all the training
-        rows where its modality is present.
+    %(estimators_)s
 
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted estimators by modality name (``"drop"`` for dropped ones).
+    %(named_estimators_)s
 
     final_estimator_ : estimator
         The fitted final classifier.
@@ -361,29 +378,14 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     missing_modalities_ : list of str
         Modalities that get a ``<name>__missing`` indicator meta-feature.
 
-    errors_ : DataFrame
-        The cells found bad during ``fit`` and treated as missing, one line
-        each: ``row`` (index label), ``column``, ``reason``. Empty when every
-        cell could be decoded.
+    %(errors_)s
 
     passthrough_columns_ : list
         The passthrough columns.
 
-    le_ : :class:`~sklearn.preprocessing.LabelEncoder`
-        Encodes the labels as the integers the estimators are fitted on.
+    %(classes_)s
 
-    classes_ : ndarray of shape (n_classes,)
-        The class labels.
-
-    class_prior_ : ndarray of shape (n_classes,)
-        Class frequencies in the training target: the prediction for a row with
-        no modality.
-
-    n_features_in_ : int
-        Number of columns seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names seen during fit, when they are all strings.
+    %(n_features_in_)s
 
     See Also
     --------
@@ -412,17 +414,7 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     the predictions are those of :class:`~sklearn.ensemble.StackingClassifier`
     over the same estimators, ``cv`` and final estimator.
 
-    Bad cells: when a modality's estimator is a
-    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
-    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
-    that encoder encodes the modality's cells once per call, and the rest of
-    the pipeline is fitted, and cross-validated for the out-of-fold
-    predictions, on the encoded rows (each row is encoded once, not once per
-    fold). The encoders are pretrained, so the fitted pipeline is the one
-    ``pipeline.fit`` would give.
-    A cell the encoder cannot decode under ``on_error="missing"`` (its
-    all-NaN output row) then makes the modality missing in that row, as a
-    missing cell does, rather than reaching the model after the encoder.
+    %(bad_cells)s
 
     Examples
     --------
@@ -452,30 +444,15 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         ],
     }
 
-    def __init__(
-        self,
-        modalities,
-        *,
-        final_estimator=None,
-        cv=None,
-        stack_method="auto",
-        passthrough=False,
-        modality_dropout=0.25,
-        random_state=None,
-        on_error=None,
-        n_jobs=None,
-        verbose=0,
-    ):
-        self.modalities = modalities
-        self.final_estimator = final_estimator
-        self.cv = cv
+    def __init__(self, modalities, *, stack_method="auto", **params):
+        super().__init__(modalities, **params)
         self.stack_method = stack_method
-        self.passthrough = passthrough
-        self.modality_dropout = modality_dropout
-        self.random_state = random_state
-        self.on_error = on_error
-        self.n_jobs = n_jobs
-        self.verbose = verbose
+
+    # What sklearn's get_params and clone see: the shared parameters of the
+    # base and stack_method, without repeating the shared ones here.
+    __init__.__signature__ = extend_signature(
+        _BaseModalityStacking.__init__, stack_method="auto"
+    )
 
     @staticmethod
     def _default_final_estimator():
@@ -552,6 +529,7 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         return decision
 
 
+@fill_doc(_STACKING_DOCS)
 class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     """Stacking of one regressor per modality (model-level fusion).
 
@@ -566,12 +544,7 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
 
     Parameters
     ----------
-    modalities : list of (str, estimator or "drop", columns)
-        The modalities. ``columns`` is a column name (the estimator receives a
-        1-D Series), a list of names, a slice, a boolean mask or a callable
-        such as :func:`~sklearn.compose.make_column_selector`; with a NumPy
-        array X, columns are integer positions. ``"drop"`` leaves the modality
-        out.
+    %(modalities)s
 
     final_estimator : estimator, default=None
         The regressor combining the modalities' predictions; None means
@@ -587,44 +560,19 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
         after the predictions: a column spec as in ``modalities``, ``True``
         for every column (as in sklearn), ``False`` for none.
 
-    modality_dropout : float in [0, 1), default=0.25
-        Probability with which each present modality of each training row is
-        dropped in a copy of the out-of-fold predictions added to the final
-        estimator's training set, so that it learns to predict from any subset
-        of modalities. Copies that lose no modality or all of them are left
-        out. With a single modality it has no effect; 0 turns it off.
+    %(modality_dropout)s
 
-    random_state : int, RandomState instance or None, default=None
-        Seed of the modality dropout draws.
+    %(on_error)s
 
-    on_error : {"raise", "missing"}, default=None
-        Policy for cells that cannot be decoded, applied to every encoder that
-        has an ``on_error`` parameter (overriding its own) and to the cells of
-        text modalities (a text vectorizer, alone or first in a pipeline,
-        needs str cells or bytes in its encoding): ``"raise"`` raises a
-        :class:`~mmensemble.CellDecodeError` naming the row and column,
-        ``"missing"`` treats the cell as a missing modality (with one warning
-        listing the rows). None keeps each encoder's own setting and raises on
-        bad text cells. See Notes for pipelines that start with an encoder.
-
-    n_jobs : int, default=None
-        Number of jobs fitting the modalities' estimators (and computing their
-        out-of-fold predictions) in parallel (joblib).
-
-    verbose : int, default=0
-        Verbosity of :func:`~sklearn.model_selection.cross_val_predict`.
+    %(n_jobs)s
 
     Attributes
     ----------
-    modalities_ : list of (str, estimator, columns)
-        The fitted estimators of the kept modalities and their resolved columns.
+    %(modalities_)s
 
-    estimators_ : list of estimators
-        The fitted estimators of the kept modalities, each on all the training
-        rows where its modality is present.
+    %(estimators_)s
 
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted estimators by modality name (``"drop"`` for dropped ones).
+    %(named_estimators_)s
 
     final_estimator_ : estimator
         The fitted final regressor.
@@ -643,22 +591,14 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     missing_modalities_ : list of str
         Modalities that get a ``<name>__missing`` indicator meta-feature.
 
-    errors_ : DataFrame
-        The cells found bad during ``fit`` and treated as missing, one line
-        each: ``row`` (index label), ``column``, ``reason``. Empty when every
-        cell could be decoded.
+    %(errors_)s
 
     passthrough_columns_ : list
         The passthrough columns.
 
-    target_mean_ : float
-        Mean of the training target: the prediction for a row with no modality.
+    %(target_mean_)s
 
-    n_features_in_ : int
-        Number of columns seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names seen during fit, when they are all strings.
+    %(n_features_in_)s
 
     See Also
     --------
@@ -684,17 +624,7 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     the predictions are those of :class:`~sklearn.ensemble.StackingRegressor`
     over the same estimators, ``cv`` and final estimator.
 
-    Bad cells: when a modality's estimator is a
-    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
-    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
-    that encoder encodes the modality's cells once per call, and the rest of
-    the pipeline is fitted, and cross-validated for the out-of-fold
-    predictions, on the encoded rows (each row is encoded once, not once per
-    fold). The encoders are pretrained, so the fitted pipeline is the one
-    ``pipeline.fit`` would give.
-    A cell the encoder cannot decode under ``on_error="missing"`` (its
-    all-NaN output row) then makes the modality missing in that row, as a
-    missing cell does, rather than reaching the model after the encoder.
+    %(bad_cells)s
 
     Examples
     --------
@@ -715,29 +645,6 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     >>> stack.missing_modalities_
     ['left', 'right']
     """
-
-    def __init__(
-        self,
-        modalities,
-        *,
-        final_estimator=None,
-        cv=None,
-        passthrough=False,
-        modality_dropout=0.25,
-        random_state=None,
-        on_error=None,
-        n_jobs=None,
-        verbose=0,
-    ):
-        self.modalities = modalities
-        self.final_estimator = final_estimator
-        self.cv = cv
-        self.passthrough = passthrough
-        self.modality_dropout = modality_dropout
-        self.random_state = random_state
-        self.on_error = on_error
-        self.n_jobs = n_jobs
-        self.verbose = verbose
 
     @staticmethod
     def _default_final_estimator():

@@ -1,7 +1,5 @@
 """Model-level fusion by voting: one model per modality, weighted votes."""
 
-from numbers import Real
-
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import (
@@ -14,8 +12,11 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import StrOptions, _check_feature_names_in
+from .._docstrings import fill_doc
+from ._docs import MODEL_FUSION_DOCS
 from ._modality import as_frame
 from ._model_fusion import _BaseModelFusion
+from ._plumbing import check_weights
 
 __all__ = ["ModalityVotingClassifier", "ModalityVotingRegressor"]
 
@@ -53,39 +54,13 @@ class _BaseModalityVoting(TransformerMixin, _BaseModelFusion):
                 weights = np.ones(len(weights))
             self.weights_ = weights / weights.sum()
         else:
-            self.weights_ = self._given_weights()
+            weights = check_weights(
+                self.weights,
+                [name for name, _, _ in self.modalities],
+                [name for name, _, _ in self.modalities_],
+            )
+            self.weights_ = np.array(list(weights.values()))
         return self
-
-    def _given_weights(self):
-        """The user's weights of the kept modalities, as an array."""
-        names = [name for name, _, _ in self.modalities]
-        kept = [name for name, _, _ in self.modalities_]
-        if self.weights is None:
-            return np.ones(len(kept))
-        if isinstance(self.weights, dict):
-            unknown = sorted(set(self.weights) - set(names), key=str)
-            if unknown:
-                raise ValueError(
-                    f"weights has keys {unknown!r} that are not modality names; the "
-                    f"modalities are {names!r}"
-                )
-            weights = {name: self.weights.get(name, 1.0) for name in kept}
-        else:
-            values = list(self.weights)
-            if len(values) != len(names):
-                raise ValueError(
-                    f"weights must have one entry per modality ({len(names)}), got "
-                    f"{len(values)}: weights={self.weights!r}"
-                )
-            weights = dict(zip(names, values, strict=True))
-        for name in kept:
-            weight = weights[name]
-            if not isinstance(weight, Real) or not weight >= 0:
-                raise ValueError(
-                    f"the weight of modality {name!r} must be a non-negative "
-                    f"number, got {weight!r} (weights={self.weights!r})"
-                )
-        return np.array([weights[name] for name in kept], dtype=np.float64)
 
     def _outputs(self, X):
         """Per-modality outputs of the vote (NaN where missing) and presence."""
@@ -117,6 +92,7 @@ class _BaseModalityVoting(TransformerMixin, _BaseModelFusion):
         return tags
 
 
+@fill_doc(MODEL_FUSION_DOCS)
 class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     """Soft or hard voting over one classifier per modality (model-level fusion).
 
@@ -128,12 +104,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
 
     Parameters
     ----------
-    modalities : list of (str, estimator or "drop", columns)
-        The modalities. ``columns`` is a column name (the estimator receives a
-        1-D Series, e.g. for a ``TfidfVectorizer`` pipeline), a list of names,
-        a slice, a boolean mask or a callable such as
-        :func:`~sklearn.compose.make_column_selector`; with a NumPy array X,
-        columns are integer positions. ``"drop"`` leaves the modality out.
+    %(modalities)s
 
     voting : {"hard", "soft"}, default="hard"
         ``"hard"`` takes the weighted majority of the predicted labels;
@@ -164,53 +135,27 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         (n_samples, n_modalities * n_classes) rather than (n_modalities,
         n_samples, n_classes).
 
-    on_error : {"raise", "missing"}, default=None
-        Policy for cells that cannot be decoded, applied to every encoder that
-        has an ``on_error`` parameter (overriding its own) and to the cells of
-        text modalities (a text vectorizer, alone or first in a pipeline,
-        needs str cells or bytes in its encoding): ``"raise"`` raises a
-        :class:`~mmensemble.CellDecodeError` naming the row and column,
-        ``"missing"`` treats the cell as a missing modality (with one warning
-        listing the rows). None keeps each encoder's own setting and raises on
-        bad text cells. See Notes for pipelines that start with an encoder.
+    %(on_error)s
 
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators in parallel (joblib).
 
     Attributes
     ----------
-    modalities_ : list of (str, estimator, columns)
-        The fitted estimators of the kept modalities and their resolved columns.
+    %(modalities_)s
 
-    estimators_ : list of estimators
-        The fitted estimators of the kept modalities.
+    %(estimators_)s
 
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted estimators by modality name (``"drop"`` for dropped ones).
+    %(named_estimators_)s
 
     weights_ : ndarray of shape (n_kept_modalities,)
         The weights used, in the order of ``estimators_``.
 
-    errors_ : DataFrame
-        The cells found bad during ``fit`` and treated as missing, one line
-        each: ``row`` (index label), ``column``, ``reason``. Empty when every
-        cell could be decoded.
+    %(errors_)s
 
-    le_ : :class:`~sklearn.preprocessing.LabelEncoder`
-        Encodes the labels as the integers the estimators are fitted on.
+    %(classes_)s
 
-    classes_ : ndarray of shape (n_classes,)
-        The class labels.
-
-    class_prior_ : ndarray of shape (n_classes,)
-        Class frequencies in the training target: the prediction for a row with
-        no modality.
-
-    n_features_in_ : int
-        Number of columns seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names seen during fit, when they are all strings.
+    %(n_features_in_)s
 
     See Also
     --------
@@ -233,16 +178,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     of :class:`~sklearn.ensemble.VotingClassifier` over the same estimators and
     weights.
 
-    Bad cells: when a modality's estimator is a
-    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
-    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
-    that encoder encodes the modality's cells once per call, and the rest of
-    the pipeline is fitted (and cross-validated when ``weights="auto"``) on
-    the encoded rows. The encoders are pretrained, so the fitted pipeline is
-    the one ``pipeline.fit`` would give.
-    A cell the encoder cannot decode under ``on_error="missing"`` (its
-    all-NaN output row) then makes the modality missing in that row, as a
-    missing cell does, rather than reaching the model after the encoder.
+    %(bad_cells)s
 
     Examples
     --------
@@ -435,6 +371,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         )
 
 
+@fill_doc(MODEL_FUSION_DOCS)
 class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     """Weighted average of one regressor per modality (model-level fusion).
 
@@ -446,12 +383,7 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
 
     Parameters
     ----------
-    modalities : list of (str, estimator or "drop", columns)
-        The modalities. ``columns`` is a column name (the estimator receives a
-        1-D Series), a list of names, a slice, a boolean mask or a callable
-        such as :func:`~sklearn.compose.make_column_selector`; with a NumPy
-        array X, columns are integer positions. ``"drop"`` leaves the modality
-        out.
+    %(modalities)s
 
     weights : array-like of shape (n_modalities,), dict, "auto" or None, \
             default=None
@@ -467,46 +399,27 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
         :func:`~sklearn.model_selection.cross_val_predict`: None means 5-fold.
         Unused otherwise.
 
-    on_error : {"raise", "missing"}, default=None
-        Policy for cells that cannot be decoded, applied to every encoder that
-        has an ``on_error`` parameter (overriding its own) and to the cells of
-        text modalities (a text vectorizer, alone or first in a pipeline,
-        needs str cells or bytes in its encoding): ``"raise"`` raises a
-        :class:`~mmensemble.CellDecodeError` naming the row and column,
-        ``"missing"`` treats the cell as a missing modality (with one warning
-        listing the rows). None keeps each encoder's own setting and raises on
-        bad text cells. See Notes for pipelines that start with an encoder.
+    %(on_error)s
 
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators in parallel (joblib).
 
     Attributes
     ----------
-    modalities_ : list of (str, estimator, columns)
-        The fitted estimators of the kept modalities and their resolved columns.
+    %(modalities_)s
 
-    estimators_ : list of estimators
-        The fitted estimators of the kept modalities.
+    %(estimators_)s
 
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted estimators by modality name (``"drop"`` for dropped ones).
+    %(named_estimators_)s
 
     weights_ : ndarray of shape (n_kept_modalities,)
         The weights used, in the order of ``estimators_``.
 
-    errors_ : DataFrame
-        The cells found bad during ``fit`` and treated as missing, one line
-        each: ``row`` (index label), ``column``, ``reason``. Empty when every
-        cell could be decoded.
+    %(errors_)s
 
-    target_mean_ : float
-        Mean of the training target: the prediction for a row with no modality.
+    %(target_mean_)s
 
-    n_features_in_ : int
-        Number of columns seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names seen during fit, when they are all strings.
+    %(n_features_in_)s
 
     See Also
     --------
@@ -529,16 +442,7 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     :class:`~sklearn.ensemble.VotingRegressor` over the same estimators and
     weights.
 
-    Bad cells: when a modality's estimator is a
-    :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder
-    (:class:`~mmensemble.ImageEncoder`, :class:`~mmensemble.MFCCEncoder`),
-    that encoder encodes the modality's cells once per call, and the rest of
-    the pipeline is fitted (and cross-validated when ``weights="auto"``) on
-    the encoded rows. The encoders are pretrained, so the fitted pipeline is
-    the one ``pipeline.fit`` would give.
-    A cell the encoder cannot decode under ``on_error="missing"`` (its
-    all-NaN output row) then makes the modality missing in that row, as a
-    missing cell does, rather than reaching the model after the encoder.
+    %(bad_cells)s
 
     Examples
     --------

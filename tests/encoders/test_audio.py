@@ -445,9 +445,9 @@ def test_on_error_missing_gives_nan_rows_a_warning_and_an_errors_table(tmp_path)
         index=["a", "b", "c", "d", "e"],
         name="voice",
     )
-    encoder = MFCCEncoder(on_error="missing", **SMALL).fit(cells)
+    encoder = MFCCEncoder(on_error="missing", **SMALL)
     with pytest.warns(BadCellWarning, match="2 cell"):
-        out = encoder.transform(cells)
+        out = encoder.fit_transform(cells)
     assert np.isnan(out[1:4]).all() and np.isfinite(out[[0, 4]]).all()
     assert encoder.errors_["row"].tolist() == ["b", "d"]
     assert (encoder.errors_["column"] == "voice").all()

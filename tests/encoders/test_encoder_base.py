@@ -114,7 +114,15 @@ def test_bad_cells_become_missing_with_one_warning_under_on_error_missing():
         out = encoder.transform(column)
     assert len(record) == 1
     assert np.isnan(out[[1, 7]]).all() and not np.isnan(np.delete(out, [1, 7], 0)).any()
-    assert encoder.errors_["row"].tolist() == ["r1", "r7"]
+    assert [error.row for error in record[0].message.errors] == ["r1", "r7"]
+    # transform reports by the warning; only fit_transform records errors_
+    assert encoder.errors_.empty
+    with pytest.warns(BadCellWarning):
+        MomentsEncoder(on_error="missing").fit_transform(column)
+    refitted = MomentsEncoder(on_error="missing")
+    with pytest.warns(BadCellWarning):
+        refitted.fit_transform(column)
+    assert refitted.errors_["row"].tolist() == ["r1", "r7"]
 
 
 def test_weights_are_not_pickled_and_come_back():

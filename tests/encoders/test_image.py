@@ -141,9 +141,13 @@ def test_bad_cells_raise_or_become_missing(bad_cells, case):
     lenient = ImageEncoder(max_pixels=1_000_000, on_error="missing", **SMALL).fit(
         column
     )
-    with pytest.warns(BadCellWarning, match="row 17"):
+    with pytest.warns(BadCellWarning, match="row 17") as record:
         out = lenient.transform(column)
     assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
+    assert [error.row for error in record[0].message.errors] == [17]
+    assert lenient.errors_.empty  # transform changes no fitted attribute
+    with pytest.warns(BadCellWarning, match="row 17"):
+        lenient.fit_transform(column)
     assert lenient.errors_["row"].tolist() == [17]
 
 

@@ -226,6 +226,8 @@ def test_data_errors_name_modality_and_columns(table):
         FeatureFusion([("text", TfidfVectorizer(), "nope")]).fit(table)
     with pytest.raises(ValueError, match="must be an estimator or one of"):
         FeatureFusion([("text", "bogus", "text")]).fit(table)
+    with pytest.raises(ValueError, match="every modality is 'drop'"):
+        FeatureFusion([("text", "drop", "text")]).fit(table)
     with pytest.raises(ValueError, match="Estimator names must not contain __"):
         FeatureFusion([("te__xt", TfidfVectorizer(), "text")]).fit(table)
 

@@ -402,7 +402,7 @@ def test_errors_name_the_parameter_and_value():
         ModalityVotingClassifier(
             [("a", LogisticRegression(), m0)], weights={"z": 1}
         ).fit(X, y)
-    with pytest.raises(ValueError, match="weight of modality 'a' must be a non-neg"):
+    with pytest.raises(ValueError, match=r"weights\['a'\] must be a non-neg"):
         ModalityVotingClassifier([("a", LogisticRegression(), m0)], weights=[-1.0]).fit(
             X, y
         )
