@@ -141,9 +141,9 @@ def build_estimator(
     --------
     >>> import pandas as pd
     >>> from mmensemble.cli._recipes import build_estimator
-    >>> X = pd.DataFrame({"review": ["great fun", "awful", None, "great value"] * 3,
-    ...                   "stars": [5.0, 1.0, 4.0, 4.0] * 3})
-    >>> y = ["good", "bad", "good", "good"] * 3
+    >>> X = pd.DataFrame({"review": ["great fun", "awful", None, "great value"] * 5,
+    ...                   "stars": [5.0, 1.0, 4.0, 4.0] * 5})
+    >>> y = ["good", "bad", "good", "good"] * 5
     >>> vote = build_estimator("voting", {"text": "review", "tabular": ["stars"]},
     ...                        text_encoder="tfidf")
     >>> vote.fit(X, y).predict(X.head(4)).tolist()

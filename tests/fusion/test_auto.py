@@ -139,7 +139,8 @@ def test_no_row_is_encoded_twice(monkeypatch):
     X, y = make_table(seed=1)
     # Without the embedding cache, so only encoding once can pass.
     with mmensemble.config_context(memory_cache_bytes=0):
-        auto = AutoFusionClassifier(modalities(), **FAST).fit(X, y)
+        options = {**FAST, "cv": 2, "net_params": {"max_epochs": 5}}
+        auto = AutoFusionClassifier(modalities(), **options).fit(X, y)
         assert sum(embedded) == X["photo"].notna().sum()
         auto.predict(X.head(10))
     assert sum(embedded) == X["photo"].notna().sum() + X["photo"].head(10).notna().sum()
@@ -171,7 +172,9 @@ def test_grid_search_and_nested_parameters():
 def test_regressor_blends_and_scores_r2():
     X, y = make_table(seed=4)
     target = 3.0 * y + X["size"].to_numpy()
-    auto = AutoFusionRegressor(modalities("regression"), **FAST).fit(X, target)
+    auto = AutoFusionRegressor(
+        modalities("regression"), methods=["early", "stacking"], **FAST
+    ).fit(X, target)
     assert auto.leaderboard_["cv_score"].max() > 0.5
     assert auto.predict(X).shape == (len(y),)
     assert auto.score(X, target) > 0.5
@@ -181,3 +184,14 @@ def test_unknown_method_is_refused():
     X, y = make_table()
     with pytest.raises(ValueError, match="methods"):
         AutoFusionClassifier(modalities(), methods=["early", "magic"]).fit(X, y)
+
+
+def test_modality_importance_masks_the_auto_models_modalities(fitted):
+    auto, X, y = fitted
+    importance = mmensemble.modality_importance(auto, X, y)
+    assert list(importance.index) == ["photo", "note", "size"]
+    full = importance.attrs["full_score"]
+    assert full == pytest.approx(auto.score(X, y))
+    # Shapley values add up to the score of all modalities over none.
+    total = importance["shapley"].sum()
+    assert total == pytest.approx(full - importance.attrs["empty_score"])
