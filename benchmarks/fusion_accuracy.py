@@ -14,12 +14,12 @@ whose test rows are spoken by voices never heard in training:
    embeddings) against heads hand-tuned on the test rows themselves (each
    modality's ``C`` picked from the same grid by its test accuracy: an
    optimistic bound for tuning by hand);
-3. ``mmensemble fit train.csv --target label`` with no other flag (roles
+3. the accuracy of every fused model when 25% and 50% of the test rows lose
+   one modality (their cells set to None; the same rows for every model);
+4. ``mmensemble fit train.csv --target label`` with no other flag (roles
    inferred, pretrained encoders, auto fusion, the command's default sample
    rate and image size), scored on the test CSV, against the best single
-   fusion method of table 1;
-4. the accuracy of every fused model when 25% and 50% of the test rows lose
-   one modality (their cells set to None; the same rows for every model).
+   fusion method of table 1.
 
 Part B, Fashion-MNIST (image only, the Debian package ``dataset-fashion-mnist``):
 logistic regression on raw pixels against the same model on EfficientNet-Lite0
@@ -506,12 +506,18 @@ def run_spoken(quick, random_state):
         + ")\n"
     )
     print(format_table(pd.concat([default, tuned]).sort_index()))
+    print(
+        "\n3. robustness: accuracy when a share of the test rows lose one modality "
+        "(change in points against the intact test rows)"
+    )
+    table = robustness(fused, X_test, y_test, scores["accuracy"], random_state)
+    print(format_table(table))
     accuracy, output, fit_seconds = no_flag_fit(quick, random_state)
     best_single = scores.loc[
         [name for name, _ in fused if not name.startswith("auto")], "accuracy"
     ]
     print(
-        "\n3. `mmensemble fit train.csv --target label`, no other flag "
+        "\n4. `mmensemble fit train.csv --target label`, no other flag "
         f"({fit_seconds:.0f} s, encoding included); it printed:\n"
     )
     print(output.rstrip())
@@ -521,12 +527,6 @@ def run_spoken(quick, random_state):
         f"({100 * (accuracy - best_single.max()):+.1f} points)",
         flush=True,
     )
-    print(
-        "\n4. robustness: accuracy when a share of the test rows lose one modality "
-        "(change in points against the intact test rows)"
-    )
-    table = robustness(fused, X_test, y_test, scores["accuracy"], random_state)
-    print(format_table(table))
 
 
 def read_idx(path):

@@ -29,9 +29,10 @@ INFERRED_ROLES = (
 )
 
 # A string column with at most this many distinct values, or this share of
-# its present rows, is categorical; one with more is free text.
+# its present rows (each value in four rows or more on average), is
+# categorical; one with more is free text.
 _MAX_CATEGORIES = 5
-_MAX_CATEGORY_SHARE = 0.1
+_MAX_CATEGORY_SHARE = 0.25
 # A cell longer than this is not taken for a file path.
 _MAX_PATH_LENGTH = 4096
 
@@ -56,7 +57,7 @@ def infer_column_roles(frame, *, base_dir=None, sample=20):
       tuples audio);
     - ``"numeric"``: numbers;
     - ``"categorical"``: strings with few distinct values (at most 5, or at
-      most 10% of the present rows), one-hot encoded;
+      most a quarter of the present rows), one-hot encoded;
     - ``"text"``: other strings (many distinct values).
 
     Parameters

@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
 from .._compat import Interval
 from ..encoders._base import BaseCellEncoder, concat_errors
 from ..encoders._cells import missing_mask
-from ._defaults import default_head, default_meta_learner
+from ._defaults import InvalidChoiceError, default_head, default_meta_learner
 from ._early import FeatureFusion
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
 from ._modality import BaseModalityComposition, as_frame, resolve_columns
@@ -89,23 +89,7 @@ class _BaseAutoFusion(BaseModalityComposition):
             self.classes_ = unique_labels(y)
         embedded, triples = self._fit_embedding(frame)
         candidates = {method: self._candidate(method, triples) for method in methods}
-        splits = list(
-            check_cv(self.cv, y, classifier=is_classifier(self)).split(embedded, y)
-        )
-        folds = Parallel(n_jobs=self.n_jobs)(
-            delayed(self._fit_fold)(clone(candidate), embedded, y, train, test)
-            for candidate in candidates.values()
-            for train, test in splits
-        )
-        oof, fit_seconds, predict_seconds = {}, {}, {}
-        for position, method in enumerate(candidates):
-            results = folds[position * len(splits) : (position + 1) * len(splits)]
-            shape = (len(y), *results[0][0].shape[1:])
-            oof[method] = np.empty(shape)
-            for (_, test), (output, _, _) in zip(splits, results, strict=True):
-                oof[method][test] = output
-            fit_seconds[method] = np.mean([result[1] for result in results])
-            predict_seconds[method] = np.mean([result[2] for result in results])
+        oof, fit_seconds, predict_seconds = self._out_of_fold(candidates, embedded, y)
         scores = {method: self._score(y, output) for method, output in oof.items()}
         best = max(scores, key=scores.get)
         weights = {best: 1.0}
@@ -129,11 +113,35 @@ class _BaseAutoFusion(BaseModalityComposition):
             print(self.leaderboard_.to_string())
         return self
 
+    def _out_of_fold(self, candidates, embedded, y):
+        """Each candidate's out-of-fold outputs over the same folds, and times.
+
+        Returns dicts by method: the outputs, and the mean seconds per fold
+        of fitting and of predicting the held-out rows.
+        """
+        splits = list(
+            check_cv(self.cv, y, classifier=is_classifier(self)).split(embedded, y)
+        )
+        folds = Parallel(n_jobs=self.n_jobs)(
+            delayed(self._fit_fold)(clone(candidate), embedded, y, train, test)
+            for candidate in candidates.values()
+            for train, test in splits
+        )
+        oof, fit_seconds, predict_seconds = {}, {}, {}
+        for position, method in enumerate(candidates):
+            results = folds[position * len(splits) : (position + 1) * len(splits)]
+            oof[method] = np.empty((len(y), *results[0][0].shape[1:]))
+            for (_, test), (output, _, _) in zip(splits, results, strict=True):
+                oof[method][test] = output
+            fit_seconds[method] = np.mean([result[1] for result in results])
+            predict_seconds[method] = np.mean([result[2] for result in results])
+        return oof, fit_seconds, predict_seconds
+
     def _check_methods(self):
         methods = list(self.methods)
         unknown = [method for method in methods if method not in METHODS]
         if unknown or not methods or len(set(methods)) != len(methods):
-            raise ValueError(
+            raise InvalidChoiceError(
                 f"methods must be a non-empty list of distinct methods among "
                 f"{METHODS!r}, got methods={self.methods!r}"
             )
@@ -255,7 +263,9 @@ class _BaseAutoFusion(BaseModalityComposition):
                 "cv_score": score,
                 "fit_seconds": fit_seconds[method],
                 "predict_seconds": predict_seconds[method],
-                "weight": self.weights_.get(method, 0.0),
+                "weight": 1.0
+                if method == self.best_method_
+                else self.weights_.get(method, 0.0),
                 "ensemble_weight": ensemble.get(method, 0.0),
             }
             for method, score in scores.items()
@@ -360,7 +370,9 @@ default=("early", "voting", "stacking", "net")
         One row per method and one for the ensemble (when it mixes two methods
         or more), best first: ``cv_score`` (out-of-fold accuracy),
         ``fit_seconds`` and ``predict_seconds`` (mean per fold, on embedded
-        rows), ``weight`` (in the final model) and ``ensemble_weight``.
+        rows), ``weight`` (in the final model: 1 for the row kept, the blend's
+        weights for its methods when the ensemble is kept) and
+        ``ensemble_weight`` (in the greedy ensemble, kept or not).
     best_method_ : str
         The method kept, or ``"ensemble"``.
     weights_ : dict of str to float
