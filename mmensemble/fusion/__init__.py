@@ -2,8 +2,10 @@
 
 ``_modality`` holds the ``(name, estimator, columns)`` triples and the input
 table, ``_plumbing`` the per-modality steps all fusion families share (select a
-modality's columns, fit on its present rows, check widths and weights), and
-each remaining module one fusion family. Imports only from
+modality's columns, fit on its present rows, check widths and weights),
+``_defaults`` the default (self-tuning) model of each modality, ``_auto`` the
+automatic choice among the fusion families, and each remaining module one
+fusion family. Imports only from
 :mod:`mmensemble.encoders` and the package's base modules.
 """
 
