@@ -15,7 +15,8 @@ as shipped):
 Methods, all in the same run:
 
 - SignalEncoder with each feature set (the descriptive blocks, their subsets,
-  MiniRocket, both), then ``StandardScaler`` and ``RidgeClassifierCV`` (alphas
+  MiniRocket with 10,000 kernels (the default) and with 1,000, both kinds
+  together), then ``StandardScaler`` and ``RidgeClassifierCV`` (alphas
   ``logspace(-3, 3, 10)``, MiniRocket's usual head); the descriptive
   features also with ``ExtraTreesClassifier(500)``;
 - baseline 1: aeon's ``KNeighborsTimeSeriesClassifier(distance="dtw")``
@@ -62,26 +63,31 @@ DATASETS = {  # name: sampling rate in Hz (1.0 where the archive gives none)
     "PickupGestureWiimoteZ": 1.0,
     "GunPoint": 1.0,
 }
-DESCRIPTIVE = ("mean", "std", "min", "max", "quantiles", "slope")
-FEATURE_SETS = {
-    "statistics": DESCRIPTIVE,
-    "band powers": ("band_power",),
-    "correlations": ("correlation",),
-    "descriptive (stats+bands+corr)": (*DESCRIPTIVE, "band_power", "correlation"),
-    "minirocket": ("minirocket",),
-    "descriptive + minirocket": (
-        *DESCRIPTIVE,
-        "band_power",
-        "correlation",
-        "minirocket",
-    ),
-}
+STATISTICS = ("mean", "std", "min", "max", "quantiles", "slope")
+DESCRIPTIVE = (*STATISTICS, "band_power", "correlation")
 
 
-def head():
+def head(seed):
     return make_pipeline(
         StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10))
     )
+
+
+def trees(seed):
+    return ExtraTreesClassifier(500, random_state=seed)
+
+
+# label: SignalEncoder parameters (besides sr and layout) and the head
+VARIANTS = {
+    "statistics": ({"features": STATISTICS}, head),
+    "band powers": ({"features": ("band_power",)}, head),
+    "correlations": ({"features": ("correlation",)}, head),
+    "descriptive (stats+bands+corr)": ({"features": DESCRIPTIVE}, head),
+    "descriptive, ExtraTrees head": ({"features": DESCRIPTIVE}, trees),
+    "minirocket (default)": ({}, head),
+    "minirocket, 1,000 kernels": ({"minirocket_kernels": 1000}, head),
+    "descriptive + minirocket": ({"features": (*DESCRIPTIVE, "minirocket")}, head),
+}
 
 
 def load(name):
@@ -93,11 +99,9 @@ def load(name):
     return splits
 
 
-def run_encoder(features, sr, seed, train, test, classifier=None):
-    encoder = SignalEncoder(
-        features=features, sr=sr, layout="channels_first", random_state=seed
-    )
-    model = make_pipeline(encoder, head() if classifier is None else classifier)
+def run_encoder(params, classifier, sr, seed, train, test):
+    encoder = SignalEncoder(sr=sr, layout="channels_first", random_state=seed, **params)
+    model = make_pipeline(encoder, classifier(seed))
     model.fit(train[0], train[1])
     return model.predict(test[0])
 
@@ -117,7 +121,7 @@ def run_aeon_minirocket(seed, train, test):
         return truncator.fit_transform(padder.fit_transform(series))
 
     rocket = MiniRocket(random_state=seed).fit(equal_length(train[0]))
-    classifier = head().fit(rocket.transform(equal_length(train[0])), train[1])
+    classifier = head(seed).fit(rocket.transform(equal_length(train[0])), train[1])
     return classifier.predict(rocket.transform(equal_length(test[0])))
 
 
@@ -154,27 +158,16 @@ def benchmark(name, sr, n_seeds):
     )
     rows = []
     seeds = range(n_seeds)
+    univariate = train[0][0].shape[0] == 1
     with mmensemble.config_context(memory_cache_bytes=0):
-        for label, features in FEATURE_SETS.items():
-            if features == ("correlation",) and train[0][0].shape[0] == 1:
+        for label, (params, classifier) in VARIANTS.items():
+            if params.get("features") == ("correlation",) and univariate:
                 continue  # no pair of channels
 
-            def run(seed, train, test, features=features):
-                return run_encoder(features, sr, seed, train, test)
+            def run(seed, train, test, params=params, classifier=classifier):
+                return run_encoder(params, classifier, sr, seed, train, test)
 
             rows.append((f"SignalEncoder {label}", timed(run, seeds, train, test)))
-
-        def trees(seed, train, test):
-            forest = ExtraTreesClassifier(500, random_state=seed)
-            descriptive = FEATURE_SETS["descriptive (stats+bands+corr)"]
-            return run_encoder(descriptive, sr, seed, train, test, forest)
-
-        rows.append(
-            (
-                "SignalEncoder descriptive, ExtraTrees head",
-                timed(trees, seeds, train, test),
-            )
-        )
     rows.append(("baseline: 1-NN DTW (aeon)", timed(run_dtw, seeds, train, test)))
     rows.append(
         (
