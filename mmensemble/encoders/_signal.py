@@ -650,7 +650,7 @@ class SignalEncoder(BaseCellEncoder):
                 array = table.apply(pd.to_numeric).to_numpy(dtype=np.float64)
             except ValueError as exc:
                 raise TypeError(f"the file holds non-numeric values ({exc})") from exc
-            return self._check_length(array)
+            return self._check_length(_numeric(array))
         raise ValueError(
             f"cannot read a series from {path!r}: expected a .npy, .csv or .tsv file"
         )

@@ -212,6 +212,8 @@ def bad_cells(tmp_path):
     corrupt.write_bytes(b"not an npy file")
     text = tmp_path / "text.csv"
     text.write_text("1,2,3\n4,oops,6\n")
+    infinite_csv = tmp_path / "inf.csv"
+    infinite_csv.write_text("1,2,3\n4,inf,6\n")
     unknown = tmp_path / "a.wav"
     unknown.write_bytes(b"RIFF")
     return {
@@ -226,6 +228,7 @@ def bad_cells(tmp_path):
         "missing file": str(tmp_path / "nowhere.npy"),
         "corrupt npy": corrupt,
         "non-numeric csv": text,
+        "infinite csv": infinite_csv,
         "unknown extension": unknown,
         "bad sr": (series(), -1.0),
         "ragged": [[1.0, 2.0, 3.0], [1.0]],
