@@ -135,9 +135,9 @@ class SignalEncoder(BaseCellEncoder):
 
     n_jobs : int, default=None
         Threads decoding (reading, gap filling, resampling) series while the
-        previous batch is embedded, and threads of MiniRocket's transform
-        (numba's, set in ``fit``; the features do not depend on it). None
-        means ``min(4, os.cpu_count())``; ``-1`` all processors.
+        previous batch is embedded. None means ``min(4, os.cpu_count())``;
+        ``-1`` all processors. MiniRocket runs on one thread (aeon's default;
+        on two busy cores, more threads cost more CPU time, not less).
 
     on_error : {"raise", "missing"}, default="raise"
         What a cell that cannot be decoded does: raise a
@@ -456,9 +456,7 @@ class SignalEncoder(BaseCellEncoder):
         )
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         minirocket = convolution_based.MiniRocket(
-            n_kernels=self.minirocket_kernels,
-            n_jobs=self._decode_threads(),
-            random_state=int(seed),
+            n_kernels=self.minirocket_kernels, n_jobs=1, random_state=int(seed)
         )
         saved = np.random.get_state()  # aeon calls np.random.seed(random_state)
         try:

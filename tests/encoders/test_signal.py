@@ -355,13 +355,6 @@ def test_minirocket_is_reproducible_and_leaves_global_random_state_alone():
     np.testing.assert_array_equal(minirocket().fit_transform(train), first)
 
 
-def test_minirocket_features_do_not_depend_on_the_thread_count():
-    cells = [series(n, seed=n) for n in range(20, 60, 4)]
-    one, four = (minirocket(n_jobs=n).fit(cells) for n in (1, 4))
-    with mmensemble.config_context(memory_cache_bytes=0):
-        np.testing.assert_array_equal(one.transform(cells), four.transform(cells))
-
-
 def test_minirocket_transform_does_not_change_fitted_state():
     encoder = minirocket(minirocket_length=20).fit([series(seed=k) for k in range(3)])
     biases = encoder.minirocket_.parameters[-1].copy()
