@@ -29,8 +29,9 @@ from mmensemble import (
 )
 from mmensemble.encoders import _text
 
-# float32 forward passes of the same tokens in differently padded batches
-# agree to ~1e-7; 1e-5 leaves room for other CPUs' kernels.
+# float32 forward passes of the same tokens in differently padded batches,
+# or through ONNX Runtime rather than torch, agree to ~2e-7 (unit-norm
+# embeddings); 1e-5 leaves room for other CPUs' kernels.
 ATOL = 1e-5
 
 TEXTS = [
@@ -51,6 +52,7 @@ WORDS = (
 
 @pytest.fixture(scope="module")
 def encoder(one_torch_thread):
+    """The default encoder: ONNX Runtime on this (CPU) machine."""
     return TextEncoder(batch_size=4).fit(TEXTS)
 
 
@@ -77,13 +79,24 @@ def test_default_model_loads_without_touching_the_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
+    import sentence_transformers
     from huggingface_hub import constants
 
+    offline_during_load = []
+
+    class Recording(sentence_transformers.SentenceTransformer):
+        def __init__(self, *args, **kwargs):
+            offline_during_load.append(constants.is_offline_mode())
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", Recording)
     offline_before = constants.HF_HUB_OFFLINE
     _text.load_sentence_transformer.cache_clear()  # a real load, not a memo
 
     encoder = TextEncoder().fit(["hello"])
+    _text.load_sentence_transformer.cache_clear()  # drop the recording model
 
+    assert offline_during_load == [True]
     assert encoder.n_features_out_ == 384
     assert np.isfinite(encoder.transform(["hello world"])).all()
     assert attempts == []
@@ -101,9 +114,22 @@ def test_the_default_model_is_the_bundled_minilm(encoder):
     assert encoder.max_seq_length_ == 256
 
 
-@pytest.mark.parametrize("normalize", [True, False])
-def test_embeddings_equal_sentence_transformers_encode(encoder, st_model, normalize):
-    fitted = clone(encoder).set_params(normalize=normalize).fit(TEXTS)
+def test_onnxruntime_runs_by_default_on_the_cpu(encoder):
+    assert encoder._session is not None
+    torch_encoder = clone(encoder).set_params(runtime="torch").fit(TEXTS)
+    assert torch_encoder._session is None
+    assert torch_encoder.fingerprint_ != encoder.fingerprint_
+
+
+@pytest.mark.parametrize(
+    ("runtime", "normalize"),
+    [("onnxruntime", True), ("onnxruntime", False), ("torch", True), ("torch", False)],
+)
+def test_embeddings_equal_sentence_transformers_encode(
+    encoder, st_model, runtime, normalize
+):
+    fitted = clone(encoder).set_params(runtime=runtime, normalize=normalize)
+    fitted.fit(TEXTS)
     expected = st_model.encode(
         TEXTS, batch_size=4, normalize_embeddings=normalize, convert_to_numpy=True
     )
@@ -112,7 +138,9 @@ def test_embeddings_equal_sentence_transformers_encode(encoder, st_model, normal
     np.testing.assert_allclose(out, expected, atol=ATOL, rtol=0)
 
 
-def test_long_text_is_the_mean_of_its_windows_not_truncated(encoder, st_model):
+@pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
+def test_long_text_is_the_mean_of_its_windows_not_truncated(encoder, st_model, runtime):
+    encoder = clone(encoder).set_params(runtime=runtime).fit(TEXTS)
     text = long_text(encoder)
     tokenizer = st_model.tokenizer
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -142,12 +170,16 @@ def test_unnormalized_long_text_is_the_plain_mean(encoder, st_model):
     np.testing.assert_allclose(out / np.linalg.norm(out), normalized, atol=ATOL)
 
 
-def test_length_sorted_batches_equal_one_text_at_a_time(encoder):
+@pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
+def test_length_sorted_batches_equal_one_text_at_a_time(encoder, runtime):
     texts = [*TEXTS, long_text(encoder, factor=2), "tiny", "a b c d e f g"]
+    encoder = clone(encoder).set_params(runtime=runtime)
     batched = clone(encoder).set_params(batch_size=3).fit(texts).transform(texts)
     mmensemble.clear_cache()
     single = clone(encoder).set_params(batch_size=1).fit(texts).transform(texts)
     np.testing.assert_allclose(batched, single, atol=ATOL, rtol=0)
+    if runtime == "onnxruntime":  # each window runs alone, unpadded
+        np.testing.assert_array_equal(batched, single)
 
 
 def test_batches_are_sorted_by_length_over_the_whole_column(encoder, monkeypatch):
@@ -339,3 +371,5 @@ def test_invalid_parameters_are_named():
         TextEncoder(model=3).fit(["a"])
     with pytest.raises(ValueError, match="device must be"):
         TextEncoder(device="gpu").fit(["a"])
+    with pytest.raises(ValueError, match="'runtime' parameter"):
+        TextEncoder(runtime="tensorrt").fit(["a"])
