@@ -44,6 +44,7 @@ _MIN_MINIROCKET_LENGTH = 9
 # A (array, sr) cell at another rate is resampled by a ratio of integers whose
 # denominator is at most this (resample_poly's up / down).
 _MAX_RESAMPLE_DENOMINATOR = 1000
+_MAX_VALUE = float(np.finfo(np.float32).max)
 
 
 class SignalEncoderError(MMEnsembleError, ValueError):
@@ -197,10 +198,10 @@ class SignalEncoder(BaseCellEncoder):
     skipped). Values must be real numbers; missing values (NaN, or empty CSV
     fields) are gaps, filled by linear interpolation between the neighbouring
     samples of their channel (and with the nearest sample at either end)
-    before anything else. A channel with no value at all, an infinite value,
-    non-numeric values, an empty series, another channel count or an
-    unreadable file make a bad cell. Missing cells (None, NaN, ``pd.NA``)
-    give NaN rows.
+    before anything else. A channel with no value at all, an infinite value
+    or one beyond the float32 range, non-numeric values, an empty series,
+    another channel count or an unreadable file make a bad cell. Missing
+    cells (None, NaN, ``pd.NA``) give NaN rows.
 
     The output columns follow ``features``; within a block, channel by channel
     (quantiles: level by level, each for every channel; band powers: channel
@@ -682,7 +683,11 @@ def _is_header(row):
 
 
 def _numeric(values):
-    """An array-like of real numbers as a float64 array (NaN kept, inf refused)."""
+    """An array-like of real numbers as a float64 array (NaN kept).
+
+    Infinite values are refused, and so are values beyond the float32 range:
+    the features are float32, and squares of such values overflow.
+    """
     array = np.asarray(values)
     if array.dtype.kind == "O":
         try:
@@ -697,6 +702,12 @@ def _numeric(values):
     if np.isinf(array).any():
         raise ValueError(
             f"the series has {np.count_nonzero(np.isinf(array))} infinite value(s)"
+        )
+    huge = np.abs(array) > _MAX_VALUE
+    if huge.any():
+        raise ValueError(
+            f"the series has {np.count_nonzero(huge)} value(s) beyond the float32 "
+            f"range (|x| > {_MAX_VALUE:.3g}); rescale it"
         )
     return array
 

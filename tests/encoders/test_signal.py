@@ -13,6 +13,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import signal
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -223,6 +226,7 @@ def bad_cells(tmp_path):
             [np.ones(5), np.ones(5), np.full(5, np.nan)]
         ),
         "infinite": np.full((5, 3), np.inf),
+        "beyond float32": np.full((5, 3), 1e300),
         "3-D": np.zeros((2, 5, 3)),
         "empty": np.zeros((0, 3)),
         "missing file": str(tmp_path / "nowhere.npy"),
@@ -256,6 +260,45 @@ def test_bad_cells_become_missing_rows_under_missing_policy(tmp_path):
     reasons = dict(zip(cases, encoder.errors_["reason"], strict=True))
     assert "2 channel(s)" in reasons["wrong channel count"]
     assert "non-numeric" in reasons["non-numeric csv"]
+
+
+FUZZED = SignalEncoder(
+    features=("mean", "quantiles", "slope", "band_power", "correlation", "minirocket"),
+    minirocket_kernels=84,
+    random_state=0,
+).fit([series()])
+ARRAYS = hnp.arrays(
+    dtype=hnp.floating_dtypes() | hnp.integer_dtypes() | hnp.boolean_dtypes(),
+    shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=12),
+)
+CELLS = (
+    ARRAYS
+    | st.tuples(ARRAYS, st.floats(allow_nan=True, allow_infinity=True))
+    | st.lists(st.floats() | st.none() | st.text(max_size=2), max_size=10)
+    | st.text(max_size=8)
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(cell=CELLS)
+def test_any_cell_gives_a_finite_row_or_a_named_bad_cell(cell):
+    cells = pd.Series([series(), None], name="imu")
+    cells[1] = cell
+    try:
+        out = FUZZED.transform(cells)
+    except CellDecodeError as exc:
+        assert exc.row == 1 and exc.column == "imu"
+        lenient = clone(FUZZED).set_params(on_error="missing").fit([series()])
+        with pytest.warns(BadCellWarning):
+            out = lenient.transform(cells)
+        assert np.isnan(out[1]).all()
+    else:
+        assert np.isfinite(out[1]).all() or np.isnan(out[1]).all()
+    assert np.isfinite(out[0]).all()
 
 
 def test_max_length_refuses_long_series_before_reading(tmp_path):
