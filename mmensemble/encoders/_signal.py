@@ -436,7 +436,10 @@ class SignalEncoder(BaseCellEncoder):
                 ):
                     keep(result)
         if errors:
-            warnings.warn(_bad_cells_message(errors), BadCellWarning, stacklevel=3)
+            warnings.warn(
+                BadCellWarning(_bad_cells_message(errors), errors=errors),
+                stacklevel=3,
+            )
         return series
 
     def _fit_minirocket(self, series):

@@ -382,8 +382,9 @@ def test_bad_training_series_raise_or_are_left_out_of_the_minirocket_fit():
     train = pd.Series([series(), series(channels=2), series(seed=1)], name="imu")
     with pytest.raises(CellDecodeError, match=r"row 1, column 'imu'"):
         minirocket().fit(train)
-    with pytest.warns(BadCellWarning, match="row 1"):
+    with pytest.warns(BadCellWarning, match="row 1") as caught:
         lenient = minirocket(on_error="missing").fit(train)
+    assert [error.row for error in caught[0].message.errors] == [1]
     strict = minirocket().fit(train.drop(index=1))
     test = [series(seed=5)]
     np.testing.assert_array_equal(lenient.transform(test), strict.transform(test))
