@@ -448,9 +448,7 @@ class SignalEncoder(BaseCellEncoder):
                 "MiniRocket needs at least one training series; none decoded"
             )
         convolution_based = import_optional(
-            "aeon.transformations.collection.convolution_based",
-            extra="signal",
-            package="aeon",
+            "aeon.transformations.collection.convolution_based", package="aeon"
         )
         longest = max(len(x) for x in series)
         self.minirocket_length_ = (
@@ -565,9 +563,7 @@ class SignalEncoder(BaseCellEncoder):
         saved = state.get("minirocket_")
         if isinstance(saved, dict):
             convolution_based = import_optional(
-                "aeon.transformations.collection.convolution_based",
-                extra="signal",
-                package="aeon",
+                "aeon.transformations.collection.convolution_based", package="aeon"
             )
             minirocket = convolution_based.MiniRocket(**saved["params"])
             vars(minirocket).update(saved["attributes"])
