@@ -84,11 +84,14 @@ class WhisperEncoder(BaseCellEncoder):
         The encoder reads each clip zero-padded to a whole number of
         ``window`` seconds (rounded to 20 ms), at most 30 s: ``30`` is
         Whisper's own window, as it was trained; ``0.02`` reads the clip's own
-        frames alone. Short windows are much faster for short clips; the
-        states of the padding are never pooled. Clips of the same padded length
-        share an encoder call. Clips longer than 30 s are read in consecutive
-        30 s windows (the last one padded as this says), whose states are
-        concatenated before pooling.
+        frames alone. The states of the padding are never pooled. Clips of the
+        same padded length share an encoder call. Clips longer than 30 s are
+        read in consecutive 30 s windows (the last one padded as this says),
+        whose states are concatenated before pooling. On the bundled spoken
+        digits (clips under 1 s, unseen voices), 1 s windows ran about 80
+        times faster than 30 s windows, and a little padding helped: test
+        accuracy 0.76 with the clips' own frames, 0.81 with 1 s, 0.82 with 2 s
+        (see ``benchmarks/whisper_throughput.py``).
 
     stats : tuple of {"mean", "std", "min", "max", "median"}, \
             default=("mean", "std")
