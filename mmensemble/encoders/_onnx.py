@@ -1,23 +1,51 @@
-"""Run an image backbone with ONNX Runtime on the CPU.
+"""Run exported networks with ONNX Runtime on the CPU; export each one once.
 
 ONNX Runtime runs the EfficientNet-Lite backbones about three times faster
 than PyTorch's eager mode on a CPU, with the same outputs (relative
-differences around 1e-6). The network is exported from its torch module once
-per process, backbone and input size, and the session is shared: ONNX
-Runtime sessions are safe to call from several threads, which is how a batch
-uses several cores.
+differences around 1e-6). Exporting a network from torch takes seconds, so
+the exported graph is stored once in the models folder (:func:`models_dir`)
+and every later process, joblib or Dask worker loads it from there without
+importing torch. A stored graph is named after its key (what it computes and
+the versions of its exporter) and a digest of its bytes; a file whose bytes
+do not match its digest (truncated, damaged) is deleted and the graph
+exported again. Files are written whole to a temporary name and renamed, so
+concurrent processes never read a partial graph.
+
+Within a process, the session of a stored graph is built once and shared:
+ONNX Runtime sessions are safe to call from several threads, which is how a
+batch uses several cores.
 """
 
+import hashlib
+import importlib.metadata
 import io
+import json
+import os
+import sys
+import tempfile
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
+from .._deps import import_optional
 from .._exceptions import MMEnsembleError
 
-__all__ = ["ExportError", "onnx_session", "run_session"]
+__all__ = [
+    "ExportError",
+    "certainly_cpu",
+    "exporter_versions",
+    "models_dir",
+    "onnx_session",
+    "pooled_features_graph",
+    "run_session",
+    "stored_onnx_graph",
+    "stored_session",
+]
+
+MODELS_DIR_ENV = "MMENSEMBLE_MODELS_DIR"
 
 _SESSIONS = {}
 _SESSIONS_LOCK = threading.Lock()
@@ -29,25 +57,149 @@ class ExportError(MMEnsembleError, RuntimeError):
     """The torch module could not be exported to ONNX."""
 
 
-def onnx_session(model, input_size, *, key=None):
-    """An ONNX Runtime session computing ``model``'s pooled features.
+def models_dir():
+    """The folder of the stored ONNX graphs.
+
+    ``$MMENSEMBLE_MODELS_DIR`` when set, else ``mmensemble/models`` in the
+    user cache directory (``$XDG_CACHE_HOME``, by default ``~/.cache``). The
+    variable is read at each call, so worker processes started with it
+    share the folder. Deleting the folder is safe: graphs are exported again
+    when next needed.
+
+    Returns
+    -------
+    folder : pathlib.Path
+        The folder; it may not exist yet.
+
+    Examples
+    --------
+    >>> from mmensemble.encoders._onnx import models_dir
+    >>> models_dir().name
+    'models'
+    """
+    configured = os.environ.get(MODELS_DIR_ENV)
+    if configured:
+        return Path(configured)
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "mmensemble" / "models"
+
+
+def exporter_versions():
+    """Versions of what writes the graphs, for the key of a stored graph.
+
+    Read from the installed distributions' metadata: torch is not imported.
+
+    Returns
+    -------
+    versions : dict of str to str
+        ``torch``, ``onnx`` and ``mmensemble``; ``"absent"`` for one not
+        installed.
+    """
+    from .. import __version__
+
+    versions = {"mmensemble": __version__}
+    for distribution in ("torch", "onnx"):
+        try:
+            versions[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            versions[distribution] = "absent"
+    return versions
+
+
+def stored_onnx_graph(name, key, export):
+    """The bytes of the stored ONNX graph ``name`` for ``key``; export on a miss.
+
+    Parameters
+    ----------
+    name : str
+        Readable start of the file name, e.g. ``"efficientnet-lite0-224"``
+        (letters, digits, ``-``, ``_`` and ``.``).
+    key : dict
+        Everything that determines the graph, JSON-serialisable: what it
+        computes (e.g. a digest of the weights file, the input size) and who
+        exports it (:func:`exporter_versions`). A different key is a different
+        file, so a graph exported by other versions is never reused.
+    export : callable
+        Called without arguments on a miss; returns the graph's bytes.
+
+    Returns
+    -------
+    graph : bytes
+        The serialized ONNX model, its digest checked.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the graph cannot be written to the models folder (it is used
+        anyway, and exported again by the next process).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from mmensemble.encoders._onnx import stored_onnx_graph
+    >>> os.environ["MMENSEMBLE_MODELS_DIR"] = tempfile.mkdtemp()
+    >>> calls = []
+    >>> def export():
+    ...     calls.append(1)
+    ...     return b"graph bytes"
+    >>> stored_onnx_graph("demo", {"v": 1}, export)
+    b'graph bytes'
+    >>> stored_onnx_graph("demo", {"v": 1}, export), len(calls)
+    (b'graph bytes', 1)
+    >>> del os.environ["MMENSEMBLE_MODELS_DIR"]
+    """
+    folder = models_dir()
+    prefix = f"{name}-{_digest(json.dumps(key, sort_keys=True).encode())}-"
+    for path in sorted(folder.glob(f"{prefix}*.onnx")):
+        graph = _read_verified(path, prefix)
+        if graph is not None:
+            return graph
+    graph = export()
+    path = folder / f"{prefix}{_digest(graph)}.onnx"
+    try:
+        _write_atomically(path, graph)
+    except OSError as exc:
+        warnings.warn(
+            f"could not store the ONNX graph {name!r} in {folder} ({exc}); it "
+            f"will be exported again by the next process. Set {MODELS_DIR_ENV} "
+            "to a writable folder",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return graph
+
+
+def stored_session(name, key, export):
+    """A shared ONNX Runtime session of the stored graph ``name`` for ``key``.
+
+    Built once per process and key from :func:`stored_onnx_graph` (same
+    parameters); see :func:`onnx_session` for its threading.
+
+    Returns
+    -------
+    session : onnxruntime.InferenceSession
+    """
+    identity = (name, json.dumps(key, sort_keys=True))
+    with _SESSIONS_LOCK:
+        if identity not in _SESSIONS:
+            _SESSIONS[identity] = _build_session(stored_onnx_graph(name, key, export))
+        return _SESSIONS[identity]
+
+
+def onnx_session(model, input_size):
+    """A new ONNX Runtime session computing ``model``'s pooled features.
 
     The session runs its operators on one thread: :func:`run_session` runs
     the images of a batch in parallel instead, which is faster on a CPU than
-    splitting each operator over threads.
+    splitting each operator over threads. Nothing is stored: use
+    :func:`stored_session` for networks with a stable identity.
 
     Parameters
     ----------
     model : torch.nn.Module
-        The backbone, on the CPU, in eval mode; its ``forward_features`` (or
-        ``forward``) output is average-pooled over its spatial dimensions.
+        The backbone, on the CPU, in eval mode.
     input_size : int
-        Side of the square ``(n, 3, input_size, input_size)`` input; the batch
-        size stays free.
-    key : hashable, default=None
-        Identity of ``model`` (e.g. the name of pretrained weights): sessions
-        with a key are built once per process and shared. None builds a new
-        one.
+        Side of the square input.
 
     Returns
     -------
@@ -58,23 +210,21 @@ def onnx_session(model, input_size, *, key=None):
     ExportError
         When the module cannot be exported to ONNX.
     """
-    if key is None:
-        return _build_session(model, input_size)
-    with _SESSIONS_LOCK:
-        if (key, input_size) not in _SESSIONS:
-            _SESSIONS[key, input_size] = _build_session(model, input_size)
-        return _SESSIONS[key, input_size]
+    return _build_session(pooled_features_graph(model, input_size))
 
 
-def run_session(session, batch, *, n_threads):
+def run_session(session, batch, *, n_threads=None):
     """Pooled features of a ``(n, 3, h, w)`` batch, as a float32 array.
 
-    Images are run one by one, ``n_threads`` at a time: as fast as larger
-    batches on a CPU, and each image's features then depend neither on the
-    other images of its batch nor on the number of threads.
+    Images are run one by one, ``n_threads`` at a time (None: the CPUs this
+    process may use): as fast as larger batches on a CPU, and each image's
+    features then depend neither on the other images of its batch nor on the
+    number of threads.
     """
     name = session.get_inputs()[0].name
     images = np.asarray(batch, dtype=np.float32)
+    if n_threads is None:
+        n_threads = _usable_cpus()
 
     def features(index):
         return session.run(None, {name: images[index : index + 1]})[0]
@@ -87,20 +237,66 @@ def run_session(session, batch, *, n_threads):
     return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
-def _build_session(model, input_size):
-    import onnxruntime
+def certainly_cpu(device):
+    """Whether a ``device`` parameter means the CPU, if torch need not be asked.
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return onnxruntime.InferenceSession(
-        _export(model, input_size), options, providers=["CPUExecutionProvider"]
-    )
+    ``"cpu"`` does. ``"auto"`` (or None) does when torch cannot see a CUDA
+    device, which is decided without importing torch when possible: a CPU
+    build of torch, macOS, or Linux without an NVIDIA driver (or, for ROCm
+    builds, without ``/dev/kfd``). When torch is already imported, it is
+    asked.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+
+    Returns
+    -------
+    cpu : bool
+        False when the device is not the CPU or only torch can tell.
+    """
+    if device is not None and str(device) != "auto":
+        return str(device) == "cpu"
+    return not _cuda_possible()
 
 
-def _export(model, input_size):
-    """The ONNX bytes of ``model`` followed by global average pooling."""
+def _cuda_possible():
+    if "torch" in sys.modules:
+        return bool(sys.modules["torch"].cuda.is_available())
+    try:
+        build = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    if build.endswith("+cpu") or sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        if "+rocm" in build:
+            return os.path.exists("/dev/kfd")
+        return os.path.exists("/proc/driver/nvidia/version")
+    return True
+
+
+def pooled_features_graph(model, input_size):
+    """The ONNX bytes of ``model`` followed by global average pooling.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The backbone, on the CPU, in eval mode; its ``forward_features`` (or
+        ``forward``) output is average-pooled over its spatial dimensions.
+    input_size : int
+        Side of the square ``(n, 3, input_size, input_size)`` input; the batch
+        size stays free.
+
+    Returns
+    -------
+    graph : bytes
+
+    Raises
+    ------
+    ExportError
+        When the module cannot be exported to ONNX.
+    """
     import torch
 
     from .._torch_utils import pooled_features
@@ -135,3 +331,52 @@ def _export(model, input_size):
             f"could not export {type(model).__name__} to ONNX: {exc}"
         ) from exc
     return buffer.getvalue()
+
+
+def _build_session(graph):
+    onnxruntime = import_optional("onnxruntime")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return onnxruntime.InferenceSession(
+        graph, options, providers=["CPUExecutionProvider"]
+    )
+
+
+def _digest(data):
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _read_verified(path, prefix):
+    """The bytes of a stored graph, or None (and the file deleted) if damaged."""
+    try:
+        graph = path.read_bytes()
+    except OSError:
+        return None
+    if path.name == f"{prefix}{_digest(graph)}.onnx":
+        return graph
+    try:
+        path.unlink()
+    except OSError:
+        pass  # gone already, or a read-only folder: skipped either way
+    return None
+
+
+def _write_atomically(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp's 0o600 would hide it from others
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _usable_cpus():
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

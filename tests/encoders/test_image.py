@@ -25,9 +25,12 @@ SMALL = {"image_size": 64}
 
 def imagenet_top5(encoder, cells):
     """Top-5 ImageNet classes of the full network on the encoder's own inputs."""
+    from mmensemble.encoders._efficientnet import load_efficientnet_lite
+
     decoded = np.stack([encoder._decode(cell) for cell in cells])
+    network, _ = load_efficientnet_lite(encoder.backbone)  # with its classifier
     with torch.inference_mode():
-        logits = encoder._model(torch.from_numpy(decoded))
+        logits = network(torch.from_numpy(decoded))
     return logits.topk(5).indices.numpy()
 
 
@@ -225,7 +228,7 @@ def test_a_backbone_that_does_not_export_runs_in_torch(monkeypatch):
     def refuse(model, input_size):
         raise _onnx.ExportError("this module cannot be exported")
 
-    monkeypatch.setattr(_onnx, "_export", refuse)
+    monkeypatch.setattr(_onnx, "pooled_features_graph", refuse)
     images = _runtime_images()
     backbone = torch.nn.Conv2d(3, 2, 3)
     auto = ImageEncoder(backbone, image_size=32).fit(images)
