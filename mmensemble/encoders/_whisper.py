@@ -89,9 +89,9 @@ class WhisperEncoder(BaseCellEncoder):
         read in consecutive 30 s windows (the last one padded as this says),
         whose states are concatenated before pooling. On the bundled spoken
         digits (clips under 1 s, unseen voices), 1 s windows ran about 80
-        times faster than 30 s windows, and a little padding helped: test
-        accuracy 0.76 with the clips' own frames, 0.81 with 1 s, 0.82 with 2 s
-        (see ``benchmarks/whisper_throughput.py``).
+        times faster than 30 s windows, and nearly as accurate: test accuracy
+        0.76 with the clips' own frames, 0.81 with 1 s, 0.82 with 2 s, 0.83
+        with 30 s (see ``benchmarks/whisper_throughput.py``).
 
     stats : tuple of {"mean", "std", "min", "max", "median"}, \
             default=("mean", "std")
