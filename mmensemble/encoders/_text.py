@@ -61,9 +61,10 @@ class TextEncoder(BaseCellEncoder):
 
     runtime : {"auto", "torch", "onnxruntime"}, default="auto"
         What runs the model. ``"onnxruntime"``: ONNX Runtime on the CPU, the
-        model exported from torch once and stored in the models folder (about
-        2.5 times faster than torch on a CPU for all-MiniLM-L6-v2; embeddings
-        equal to torch's within 1e-5). Each window then runs at its own
+        model exported from torch once and stored in the models folder (3.7
+        times the throughput of ``SentenceTransformer.encode`` on two CPU
+        cores for all-MiniLM-L6-v2, ``benchmarks/text_throughput.py``;
+        embeddings equal to torch's within 1e-5). Each window then runs at its own
         length, so an embedding depends neither on its batch nor on the
         number of threads. ``"torch"``: PyTorch, on ``device``. ``"auto"``:
         ONNX Runtime when the model runs on the CPU and exports to ONNX,
