@@ -200,6 +200,9 @@ class BaseCellEncoder(
                 errors.extend(batch_errors)
                 progress.update(len(positions) + len(batch_errors))
         if errors:
+            # in the column's order, whatever order the cells were encoded in
+            rank = {label: position for position, label in enumerate(cells.index)}
+            errors.sort(key=lambda error: rank.get(error.row, 0))
             warnings.warn(
                 BadCellWarning(_bad_cells_message(errors), errors=errors),
                 stacklevel=3,
