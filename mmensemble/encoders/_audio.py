@@ -23,9 +23,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, _check_feature_names_in
 from .._deps import import_optional
+from .._docstrings import fill_doc
 from .._torch_utils import resolve_device, torch
 from ._audio_io import decode_audio
 from ._base import BaseCellEncoder
+from ._docs import ENCODER_DOCS
 
 __all__ = ["MFCCEncoder"]
 
@@ -59,6 +61,7 @@ _MEL_BLOCK = 64
 _TORCH_THREADS_LOCK = threading.Lock()
 
 
+@fill_doc(ENCODER_DOCS)
 class MFCCEncoder(BaseCellEncoder):
     """Encode audio clips as MFCCs (and deltas) pooled over time.
 
@@ -137,33 +140,20 @@ class MFCCEncoder(BaseCellEncoder):
         is embedded. ``None`` means ``min(4, os.cpu_count())``; ``-1`` all
         processors.
 
-    on_error : {"raise", "missing"}, default="raise"
-        What a cell that cannot be decoded does: raise a
-        :class:`~mmensemble.CellDecodeError` naming its row and column, or
-        become a missing (all-NaN) row, with one
-        :class:`~mmensemble.BadCellWarning` listing the bad cells.
+    %(on_error)s
 
-    verbose : int, default=0
-        Show a progress bar when positive.
+    %(verbose)s
 
-    memory : str, path-like or joblib.Memory, default=None
-        Directory of an on-disk feature cache shared by processes and runs;
-        None uses ``mmensemble.set_config(cache_dir=...)`` if set. Features
-        are cached in this process in any case (see ``mmensemble.set_config``).
+    %(memory)s
 
     Attributes
     ----------
     n_features_out_ : int
         Output width: ``n_mfcc * (1 + deltas) * len(stats)``.
 
-    fingerprint_ : str
-        Identity of this encoder's output in the feature cache.
+    %(fingerprint_)s
 
-    errors_ : DataFrame
-        The cells ``fit_transform`` could not decode (columns ``row``,
-        ``column``, ``reason``); empty under ``on_error="raise"``.
-        ``transform`` leaves it unchanged and reports its bad cells by a
-        :class:`~mmensemble.BadCellWarning`.
+    %(errors_)s
 
     n_features_in_ : int
         1, when ``X`` was a one-column DataFrame during ``fit``.

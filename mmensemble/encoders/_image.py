@@ -11,7 +11,9 @@ import numpy as np
 
 from .._compat import HasMethods, Interval, StrOptions
 from .._deps import import_optional
+from .._docstrings import fill_doc
 from ._base import BaseCellEncoder
+from ._docs import ENCODER_DOCS
 
 __all__ = ["ImageEncoder"]
 
@@ -29,6 +31,7 @@ _WEIGHT_PACKAGES = {
 _NATIVE_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}
 
 
+@fill_doc(ENCODER_DOCS)
 class ImageEncoder(BaseCellEncoder):
     """Embed images with a pretrained CNN (EfficientNet-Lite by default).
 
@@ -90,32 +93,20 @@ class ImageEncoder(BaseCellEncoder):
     n_jobs : int, default=None
         Threads decoding images; None means ``min(4, n_cpus)``.
 
-    on_error : {"raise", "missing"}, default="raise"
-        What to do with a cell that cannot be decoded: raise a
-        :class:`~mmensemble.CellDecodeError` naming its row and column, or
-        treat it as missing (a NaN row and one
-        :class:`~mmensemble.BadCellWarning` listing the bad cells).
+    %(on_error)s
 
-    verbose : int, default=0
-        Show a progress bar for long runs.
+    %(verbose)s
 
-    memory : str, path-like or joblib.Memory, default=None
-        Directory of an on-disk embedding cache shared by processes and runs;
-        None uses ``mmensemble.set_config(cache_dir=...)`` if set.
+    %(memory)s
 
     Attributes
     ----------
     n_features_out_ : int
         Width of the embeddings.
 
-    fingerprint_ : str
-        Identity of this encoder's output in the embedding cache.
+    %(fingerprint_)s
 
-    errors_ : DataFrame
-        Cells that could not be decoded by ``fit_transform`` under
-        ``on_error="missing"``: columns ``row``, ``column``, ``reason``.
-        ``transform`` leaves it unchanged and reports its bad cells by a
-        :class:`~mmensemble.BadCellWarning`.
+    %(errors_)s
 
     See Also
     --------

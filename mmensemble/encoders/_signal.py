@@ -26,9 +26,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, _check_feature_names_in
 from .._deps import import_optional
+from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError, MMEnsembleError
 from ._base import BaseCellEncoder, _bad_cells_message
 from ._cells import as_cell_series, missing_mask
+from ._docs import ENCODER_DOCS
 
 __all__ = ["SignalEncoder"]
 
@@ -51,6 +53,7 @@ class SignalEncoderError(MMEnsembleError, ValueError):
     """A SignalEncoder parameter or training column cannot be used."""
 
 
+@fill_doc(ENCODER_DOCS)
 class SignalEncoder(BaseCellEncoder):
     """Encode multichannel sensor series as fixed-length feature vectors.
 
@@ -140,20 +143,13 @@ class SignalEncoder(BaseCellEncoder):
         ``-1`` all processors. MiniRocket runs on one thread (aeon's default;
         on two busy cores, more threads cost more CPU time, not less).
 
-    on_error : {"raise", "missing"}, default="raise"
-        What a cell that cannot be decoded does: raise a
-        :class:`~mmensemble.CellDecodeError` naming its row and column, or
-        become a missing (all-NaN) row, with a ``BadCellWarning`` and a line in
-        ``errors_``. In ``fit``, bad training series are left out of
-        MiniRocket's fit under ``"missing"``.
+    %(on_error)s
+        In ``fit``, bad training series are left out of MiniRocket's fit under
+        ``"missing"``.
 
-    verbose : int, default=0
-        Show a progress bar when positive.
+    %(verbose)s
 
-    memory : str, path-like or joblib.Memory, default=None
-        Directory of an on-disk feature cache shared by processes and runs;
-        None uses ``mmensemble.set_config(cache_dir=...)`` if set. Features
-        are cached in this process in any case.
+    %(memory)s
 
     Attributes
     ----------
@@ -169,12 +165,9 @@ class SignalEncoder(BaseCellEncoder):
     n_features_out_ : int
         Output width.
 
-    fingerprint_ : str
-        Identity of this encoder's output in the feature cache.
+    %(fingerprint_)s
 
-    errors_ : DataFrame
-        Bad cells (columns ``row``, ``column``, ``reason``) found by
-        ``fit_transform`` under ``on_error="missing"``.
+    %(errors_)s
 
     n_features_in_ : int
         1, when ``X`` was a one-column DataFrame during ``fit``.

@@ -13,8 +13,10 @@ import numpy as np
 
 from .._compat import StrOptions
 from .._deps import import_optional
+from .._docstrings import fill_doc
 from .._exceptions import MMEnsembleError
 from ._base import BaseCellEncoder
+from ._docs import ENCODER_DOCS
 
 __all__ = ["TextEncoder"]
 
@@ -25,6 +27,7 @@ class ModelNotFoundError(MMEnsembleError, ValueError):
     """A sentence-transformers model is neither a directory nor in the local cache."""
 
 
+@fill_doc(ENCODER_DOCS)
 class TextEncoder(BaseCellEncoder):
     """Embed texts with a pretrained sentence-transformers model, offline.
 
@@ -77,18 +80,12 @@ class TextEncoder(BaseCellEncoder):
     n_jobs : int, default=None
         Threads checking the cells; None means ``min(4, n_cpus)``.
 
-    on_error : {"raise", "missing"}, default="raise"
-        What to do with a cell that is not a text (a ``str``, or ``bytes``
-        holding UTF-8): raise a :class:`~mmensemble.CellDecodeError` naming
-        its row and column, or treat it as missing (a NaN row, one warning,
-        listed in ``errors_``).
+    %(on_error)s
+        A cell is a text when it is a ``str``, or ``bytes`` holding UTF-8.
 
-    verbose : int, default=0
-        Show a progress bar for long runs.
+    %(verbose)s
 
-    memory : str, path-like or joblib.Memory, default=None
-        Directory of an on-disk embedding cache shared by processes and runs;
-        None uses ``mmensemble.set_config(cache_dir=...)`` if set.
+    %(memory)s
 
     Attributes
     ----------
@@ -101,13 +98,10 @@ class TextEncoder(BaseCellEncoder):
     max_seq_length_ : int or None
         Tokens per window (the model's maximum sequence length).
 
-    fingerprint_ : str
-        Identity of this encoder's output in the embedding cache (it includes
-        a digest of every file of the model directory).
+    %(fingerprint_)s
+        It includes a digest of every file of the model directory.
 
-    errors_ : DataFrame
-        Cells that could not be decoded in the last ``transform`` under
-        ``on_error="missing"``: columns ``row``, ``column``, ``reason``.
+    %(errors_)s
 
     See Also
     --------

@@ -13,10 +13,12 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, _check_feature_names_in
+from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError
 from .._parallel import Parallel, delayed
 from ._base import BaseCellEncoder, _bad_cells_message
 from ._cells import as_cell_series, missing_mask
+from ._docs import ENCODER_DOCS
 from ._image import ImageEncoder
 from ._video_io import (
     frame_rgb,
@@ -34,6 +36,7 @@ _POOLINGS = ("mean", "max", "std")
 _POOL = {"mean": np.mean, "max": np.max, "std": np.std}
 
 
+@fill_doc(ENCODER_DOCS)
 class VideoEncoder(BaseCellEncoder):
     """Embed video clips: sampled frames through an ImageEncoder, pooled over time.
 
@@ -79,18 +82,11 @@ class VideoEncoder(BaseCellEncoder):
     n_jobs : int, default=None
         Threads decoding clips; None means ``min(4, n_cpus)``.
 
-    on_error : {"raise", "missing"}, default="raise"
-        What a clip that cannot be decoded does: raise a
-        :class:`~mmensemble.CellDecodeError` naming its row and column, or
-        become a missing (all-NaN) row, with a ``BadCellWarning`` and a line
-        in ``errors_``.
+    %(on_error)s
 
-    verbose : int, default=0
-        Show a progress bar for long runs.
+    %(verbose)s
 
-    memory : str, path-like or joblib.Memory, default=None
-        Directory of an on-disk embedding cache shared by processes and runs;
-        None uses ``mmensemble.set_config(cache_dir=...)`` if set.
+    %(memory)s
 
     Attributes
     ----------
@@ -100,12 +96,9 @@ class VideoEncoder(BaseCellEncoder):
     n_features_out_ : int
         Output width: the frame embedding width times ``len(pooling)``.
 
-    fingerprint_ : str
-        Identity of this encoder's output in the embedding cache.
+    %(fingerprint_)s
 
-    errors_ : DataFrame
-        Cells of the last ``transform`` that could not be decoded under
-        ``on_error="missing"``: columns ``row``, ``column``, ``reason``.
+    %(errors_)s
 
     See Also
     --------

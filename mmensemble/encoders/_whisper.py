@@ -30,9 +30,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, _check_feature_names_in
 from .._deps import import_optional
+from .._docstrings import fill_doc
 from ._audio import _NUMPY_STATS, validate_stats
 from ._audio_io import decode_audio
 from ._base import BaseCellEncoder
+from ._docs import ENCODER_DOCS
 
 __all__ = ["WhisperEncoder", "log_mel_spectrogram"]
 
@@ -56,6 +58,7 @@ _PRECISIONS = {"auto", "float32", "float16", "bfloat16", "int8"}
 _CALL_FRAMES = 4 * WINDOW_FRAMES
 
 
+@fill_doc(ENCODER_DOCS)
 class WhisperEncoder(BaseCellEncoder):
     """Encode speech clips as Whisper encoder states pooled over time.
 
@@ -132,19 +135,11 @@ class WhisperEncoder(BaseCellEncoder):
         previous batch is embedded. ``None`` means ``min(4, os.cpu_count())``;
         ``-1`` all processors.
 
-    on_error : {"raise", "missing"}, default="raise"
-        What a cell that cannot be decoded does: raise a
-        :class:`~mmensemble.CellDecodeError` naming its row and column, or
-        become a missing (all-NaN) row, with one
-        :class:`~mmensemble.BadCellWarning` listing the bad cells.
+    %(on_error)s
 
-    verbose : int, default=0
-        Show a progress bar when positive.
+    %(verbose)s
 
-    memory : str, path-like or joblib.Memory, default=None
-        Directory of an on-disk feature cache shared by processes and runs;
-        None uses ``mmensemble.set_config(cache_dir=...)`` if set. Features
-        are cached in this process in any case (see ``mmensemble.set_config``).
+    %(memory)s
 
     Attributes
     ----------
@@ -152,13 +147,11 @@ class WhisperEncoder(BaseCellEncoder):
         Output width: the model's state width (384 for tiny.en) times
         ``len(stats)``.
 
-    fingerprint_ : str
-        Identity of this encoder's output in the feature cache (the model's
-        package version, or a digest of a model directory's files, enters it).
+    %(fingerprint_)s
+        The model's package version, or a digest of a model directory's
+        files, enters it.
 
-    errors_ : DataFrame
-        The cells ``fit_transform`` could not decode (columns ``row``,
-        ``column``, ``reason``); empty under ``on_error="raise"``.
+    %(errors_)s
 
     n_features_in_ : int
         1, when ``X`` was a one-column DataFrame during ``fit``.

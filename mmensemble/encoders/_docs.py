@@ -1,0 +1,32 @@
+"""Docstring fragments shared by the cell encoders.
+
+Filled into the encoders' docstrings by :func:`mmensemble._docstrings.fill_doc`.
+"""
+
+__all__ = ["ENCODER_DOCS"]
+
+ENCODER_DOCS = {
+    "on_error": """\
+on_error : {"raise", "missing"}, default="raise"
+        What a cell that cannot be decoded does: raise a
+        :class:`~mmensemble.CellDecodeError` naming its row and column, or
+        become a missing (all-NaN) row, with one
+        :class:`~mmensemble.BadCellWarning` listing the bad cells.""",
+    "verbose": """\
+verbose : int, default=0
+        Show a progress bar when positive (for long runs).""",
+    "memory": """\
+memory : str, path-like or joblib.Memory, default=None
+        Directory of an on-disk embedding cache shared by processes and runs;
+        None uses ``mmensemble.set_config(cache_dir=...)`` if set. Outputs are
+        cached in this process in any case (see ``mmensemble.set_config``).""",
+    "fingerprint_": """\
+fingerprint_ : str
+        Identity of this encoder's output in the embedding cache.""",
+    "errors_": """\
+errors_ : DataFrame
+        The cells ``fit_transform`` could not decode under
+        ``on_error="missing"`` (columns ``row``, ``column``, ``reason``).
+        ``transform`` leaves it unchanged and reports its bad cells by a
+        :class:`~mmensemble.BadCellWarning`.""",
+}
