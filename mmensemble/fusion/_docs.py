@@ -23,7 +23,7 @@ on_error : {"raise", "missing"}, default=None
         :class:`~mmensemble.CellDecodeError` naming the row and column,
         ``"missing"`` treats the cell as a missing modality (with one warning
         listing the rows). None keeps each encoder's own setting and raises on
-        bad text cells. See Notes for pipelines that start with an encoder.""",
+        bad text cells.""",
     "modalities_": """\
 modalities_ : list of (str, estimator, columns)
         The fitted estimators of the kept modalities and their resolved columns.

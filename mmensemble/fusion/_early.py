@@ -12,8 +12,10 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import Interval, StrOptions
+from .._docstrings import fill_doc
 from .._parallel import Parallel, delayed
 from ..encoders._base import concat_errors
+from ._docs import MODEL_FUSION_DOCS
 from ._modality import BaseModalityComposition, as_frame
 from ._plumbing import (
     block_statistics,
@@ -27,6 +29,7 @@ from ._plumbing import (
 __all__ = ["FeatureFusion"]
 
 
+@fill_doc(MODEL_FUSION_DOCS)
 class FeatureFusion(TransformerMixin, BaseModalityComposition):
     """Concatenate per-modality feature blocks into one matrix (early fusion).
 
@@ -78,15 +81,7 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         If some block is sparse and the overall density of the output is below
         this value, the output is a sparse CSR matrix; otherwise it is dense.
 
-    on_error : {"raise", "missing"}, default=None
-        Policy for cells that cannot be decoded, applied to every encoder that
-        has an ``on_error`` parameter (overriding its own) and to the cells of
-        text modalities (a text vectorizer, alone or first in a pipeline,
-        needs str cells or bytes in its encoding): ``"raise"`` raises a
-        :class:`~mmensemble.CellDecodeError` naming the row and column,
-        ``"missing"`` treats the cell as a missing modality (with one warning
-        listing the rows). None keeps each encoder's own setting and raises on
-        bad text cells.
+    %(on_error)s
 
     n_jobs : int, default=None
         Number of jobs fitting the modalities' encoders in parallel (joblib).

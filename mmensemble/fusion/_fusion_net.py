@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
 from .._compat import Interval, StrOptions
 from .._torch_utils import resolve_device, torch
 from ..encoders._base import concat_errors
+from ._docs import MODEL_FUSION_DOCS
 from ._modality import BaseModalityComposition, as_frame, extend_signature
 from ._plumbing import block_statistics, encode, fit_encode, modality_rows, scale_block
 
@@ -426,7 +427,7 @@ class _BaseFusionNet(BaseModalityComposition):
         return tags
 
 
-_SHARED_PARAMETERS = """
+_SHARED_PARAMETERS = f"""
     modalities : list of (str, estimator or {"passthrough", "drop"}, columns)
         The modality blocks, as in :class:`~mmensemble.FeatureFusion`.
         ``columns`` is a column name (the encoder receives a 1-D Series, as
@@ -504,16 +505,9 @@ _SHARED_PARAMETERS = """
     tol : float, default=1e-4
         Smallest decrease of the monitored loss that counts as an improvement.
 
-    on_error : {"raise", "missing"}, default=None
-        Policy for cells that cannot be decoded, applied to every encoder that
-        has an ``on_error`` parameter (overriding its own) and to the cells of
-        text modalities (a text vectorizer, alone or first in a pipeline,
-        needs str cells or bytes in its encoding): ``"raise"`` raises a
-        :class:`~mmensemble.CellDecodeError` naming the row and column,
-        ``"missing"`` treats the cell as a missing modality (with one warning
-        listing the rows), which the network replaces by its learned
-        "missing" embedding. None keeps each encoder's own setting and raises
-        on bad text cells.
+    {MODEL_FUSION_DOCS["on_error"]}
+        The network replaces a modality missing this way by its learned
+        "missing" embedding.
 
     device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where to train. ``"auto"`` takes CUDA when present, else the CPU. A

@@ -131,7 +131,16 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
         self.final_estimator_ = clone(
             self._default_final_estimator() if final is None else final
         )
-        self._check_final_estimator()
+        kind, check = (
+            ("classifier", is_classifier)
+            if is_classifier(self)
+            else ("regressor", is_regressor)
+        )
+        if not check(self.final_estimator_):
+            raise ValueError(
+                f"final_estimator must be a {kind}, got "
+                f"final_estimator={self.final_estimator!r}"
+            )
         y = self._check_target(frame, y)
         active, data, present = self._fit_modalities(frame, y)
         self.stack_method_ = [
@@ -348,6 +357,7 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     %(modality_dropout)s
 
     %(on_error)s
+        See Notes for pipelines that start with an encoder.
 
     %(n_jobs)s
 
@@ -458,13 +468,6 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     def _default_final_estimator():
         return LogisticRegression()
 
-    def _check_final_estimator(self):
-        if not is_classifier(self.final_estimator_):
-            raise ValueError(
-                "final_estimator must be a classifier, got "
-                f"final_estimator={self.final_estimator!r}"
-            )
-
     @available_if(_final_estimator_has("predict"))
     def predict(self, X):
         """Predict class labels with the final estimator.
@@ -563,6 +566,7 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     %(modality_dropout)s
 
     %(on_error)s
+        See Notes for pipelines that start with an encoder.
 
     %(n_jobs)s
 
@@ -649,13 +653,6 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     @staticmethod
     def _default_final_estimator():
         return RidgeCV()
-
-    def _check_final_estimator(self):
-        if not is_regressor(self.final_estimator_):
-            raise ValueError(
-                "final_estimator must be a regressor, got "
-                f"final_estimator={self.final_estimator!r}"
-            )
 
     @available_if(_final_estimator_has("predict"))
     def predict(self, X):

@@ -136,6 +136,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         n_samples, n_classes).
 
     %(on_error)s
+        See Notes for pipelines that start with an encoder.
 
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators in parallel (joblib).
@@ -400,6 +401,7 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
         Unused otherwise.
 
     %(on_error)s
+        See Notes for pipelines that start with an encoder.
 
     n_jobs : int, default=None
         Number of jobs fitting the modalities' estimators in parallel (joblib).
