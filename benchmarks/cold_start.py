@@ -24,6 +24,7 @@ Usage::
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,18 @@ def encoder_flags(args):
         if flag in usage:
             flags += [flag, value]
     return flags
+
+
+def imported_packages(argv, env):
+    """Top-level packages a fresh process imports (from ``-X importtime``)."""
+    done = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    names = re.findall(r"^import time:.*\| *([\w.]+)$", done.stderr, re.M)
+    return {name.split(".")[0] for name in names}
 
 
 def run(argv, env):
@@ -121,6 +134,7 @@ def main():
             for name, argv in commands.items():
                 times[name].append(run(argv, env))
         results = {name: (statistics.median(t), t) for name, t in times.items()}
+        packages = imported_packages(predict, env)
 
     floor_s = results["floor"][0]
     print(f"\nmedian of {args.repeats} fresh processes (s), ratio to the floor:")
@@ -139,6 +153,12 @@ def main():
         f"| `mmensemble predict` one row, very first process (no stored graph) "
         f"| {first:.2f} | {first / floor_s:.2f} | one run |"
     )
+    heavy = ["torch", "matplotlib", "sentence_transformers", "librosa", "numba"]
+    heavy += ["ctranslate2"]
+    listed = ", ".join(
+        f"{name} {'yes' if name in packages else 'no'}" for name in heavy
+    )
+    print(f"\nimported by the one-row predict: {listed}")
 
 
 if __name__ == "__main__":
