@@ -112,11 +112,7 @@ class MFCCEncoder(BaseCellEncoder):
         Statistics pooled over the frames of each clip (``std`` is the
         population standard deviation, as ``np.std``).
 
-    max_duration : float or None, default=600.0
-        Longest clip accepted, in seconds (checked before resampling, and for
-        files before reading them). A longer clip is a bad cell: it raises a
-        :class:`~mmensemble.CellDecodeError`, or becomes missing with
-        ``on_error="missing"``. ``None`` accepts any duration.
+    %(max_duration)s
 
     backend : {"auto", "torch", "librosa"}, default="auto"
         ``"librosa"`` computes each clip with ``librosa.feature.mfcc``.
@@ -155,11 +151,7 @@ class MFCCEncoder(BaseCellEncoder):
 
     %(errors_)s
 
-    n_features_in_ : int
-        1, when ``X`` was a one-column DataFrame during ``fit``.
-
-    feature_names_in_ : ndarray of shape (1,)
-        The column name, when ``X`` was a one-column DataFrame during ``fit``.
+    %(n_features_in_)s
 
     See Also
     --------

@@ -26,10 +26,12 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import HasMethods, Interval, StrOptions
+from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError
 from .._parallel import Parallel, delayed
 from ._cache import EmbeddingCache, encoder_fingerprint
 from ._cells import as_cell_series, missing_mask
+from ._docs import ENCODER_DOCS
 
 __all__ = ["BaseCellEncoder"]
 
@@ -96,20 +98,11 @@ class BaseCellEncoder(
     _runtime_attributes: tuple = ()
     _libraries: tuple = ()
 
+    @fill_doc(ENCODER_DOCS)
     def fit(self, X, y=None):
         """Check the parameters and the input; the encoder itself is pretrained.
 
-        Parameters
-        ----------
-        X : Series, single-column DataFrame, list or ndarray of cells
-            The column to encode (used only for its name).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            The fitted encoder.
+        %(fit)s
         """
         self._validate_params()
         cells = as_cell_series(X)

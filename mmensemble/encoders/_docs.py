@@ -1,6 +1,7 @@
 """Docstring fragments shared by the cell encoders.
 
-Filled into the encoders' docstrings by :func:`mmensemble._docstrings.fill_doc`.
+Filled into the encoders' docstrings (and their ``fit``'s) by
+:func:`mmensemble._docstrings.fill_doc`.
 """
 
 __all__ = ["ENCODER_DOCS"]
@@ -29,4 +30,29 @@ errors_ : DataFrame
         ``on_error="missing"`` (columns ``row``, ``column``, ``reason``).
         ``transform`` leaves it unchanged and reports its bad cells by a
         :class:`~mmensemble.BadCellWarning`.""",
+    "max_duration": """\
+max_duration : float or None, default=600.0
+        Longest clip accepted, in seconds (checked before resampling, and for
+        files before reading them). A longer clip is a bad cell: it raises a
+        :class:`~mmensemble.CellDecodeError`, or becomes missing with
+        ``on_error="missing"``. ``None`` accepts any duration.""",
+    "n_features_in_": """\
+n_features_in_ : int
+        1, when ``X`` was a one-column DataFrame during ``fit``.
+
+    feature_names_in_ : ndarray of shape (1,)
+        The column name, when ``X`` was a one-column DataFrame during ``fit``.""",
+    # Method sections, indented for a method's docstring.
+    "fit": """\
+Parameters
+        ----------
+        X : Series, single-column DataFrame, list or ndarray of cells
+            The column to encode (used only for its name).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.""",
 }

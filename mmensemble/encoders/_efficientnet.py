@@ -255,8 +255,7 @@ class EfficientNetLite(nn.Module):
         Parameters
         ----------
         x : torch.Tensor of shape (n_images, 3, height, width)
-            Images preprocessed as
-            :func:`~mmensemble.encoders._preprocessing.preprocess_pil` does.
+            Images, as for :meth:`forward_features`.
 
         Returns
         -------

@@ -169,11 +169,7 @@ class SignalEncoder(BaseCellEncoder):
 
     %(errors_)s
 
-    n_features_in_ : int
-        1, when ``X`` was a one-column DataFrame during ``fit``.
-
-    feature_names_in_ : ndarray of shape (1,)
-        The column name, when ``X`` was a one-column DataFrame during ``fit``.
+    %(n_features_in_)s
 
     See Also
     --------

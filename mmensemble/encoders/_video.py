@@ -172,20 +172,11 @@ class VideoEncoder(BaseCellEncoder):
         self.verbose = verbose
         self.memory = memory
 
+    @fill_doc(ENCODER_DOCS)
     def fit(self, X, y=None):
         """Check the parameters and fit (load) the inner image encoder.
 
-        Parameters
-        ----------
-        X : Series, single-column DataFrame, list or ndarray of cells
-            The column to encode (used only for its name).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            The fitted encoder.
+        %(fit)s
         """
         self._validate_params()
         inner = ImageEncoder() if self.image_encoder is None else self.image_encoder

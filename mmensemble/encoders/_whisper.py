@@ -103,11 +103,7 @@ class WhisperEncoder(BaseCellEncoder):
         Statistics pooled over the states of each clip, as in
         :class:`MFCCEncoder` (``std`` is the population standard deviation).
 
-    max_duration : float or None, default=600.0
-        Longest clip accepted, in seconds (checked before resampling, and for
-        files before reading them). A longer clip is a bad cell: it raises a
-        :class:`~mmensemble.CellDecodeError`, or becomes missing with
-        ``on_error="missing"``. ``None`` accepts any duration.
+    %(max_duration)s
 
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where the encoder runs: ``"auto"`` takes CUDA when CTranslate2 sees a
@@ -153,11 +149,7 @@ class WhisperEncoder(BaseCellEncoder):
 
     %(errors_)s
 
-    n_features_in_ : int
-        1, when ``X`` was a one-column DataFrame during ``fit``.
-
-    feature_names_in_ : ndarray of shape (1,)
-        The column name, when ``X`` was a one-column DataFrame during ``fit``.
+    %(n_features_in_)s
 
     See Also
     --------
