@@ -1,6 +1,6 @@
 """Docstring fragments shared by the model-level fusion estimators.
 
-Filled into the docstrings of voting and stacking by
+Filled into the docstrings of the fusion estimators (and of their methods) by
 :func:`mmensemble._docstrings.fill_doc`.
 """
 
@@ -73,4 +73,10 @@ Bad cells: when a modality's estimator is a
     A cell the encoder cannot decode under ``on_error="missing"`` (its
     all-NaN output row) then makes the modality missing in that row, as a
     missing cell does, rather than reaching the model after the encoder.""",
+    # A method's Parameters section, down to its X; indented for a method.
+    "parameters_X": """\
+Parameters
+        ----------
+        X : DataFrame, dict of columns or 2-D array-like
+            The input table.""",
 }

@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import Interval, StrOptions
+from .._docstrings import fill_doc
 from .._torch_utils import resolve_device, torch
 from ..encoders._base import concat_errors
 from ._docs import MODEL_FUSION_DOCS
@@ -637,13 +638,11 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
         _BaseFusionNet.__init__, class_weight=None
     )
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def fit(self, X, y):
         """Fit the encoders, then train the network.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
         y : array-like of shape (n_samples,)
             The class labels.
 
@@ -654,6 +653,7 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
         """
         return self._fit(X, y)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def partial_fit(self, X, y, classes=None):
         """Train the network for one epoch on ``(X, y)``.
 
@@ -662,10 +662,7 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
         reuse them and continue training (also after ``fit``). No rows are held
         out: early stopping is for ``fit``.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
         y : array-like of shape (n_samples,)
             The class labels.
         classes : array-like of shape (n_classes,), default=None
@@ -811,13 +808,11 @@ class FusionNetRegressor(RegressorMixin, _BaseFusionNet):
     _task = "regression"
     _class_weight = None
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def fit(self, X, y):
         """Fit the encoders, then train the network.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             The target values.
 
@@ -828,6 +823,7 @@ class FusionNetRegressor(RegressorMixin, _BaseFusionNet):
         """
         return self._fit(X, y)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def partial_fit(self, X, y):
         """Train the network for one epoch on ``(X, y)``.
 
@@ -836,10 +832,7 @@ class FusionNetRegressor(RegressorMixin, _BaseFusionNet):
         the network; later calls reuse them and continue training (also after
         ``fit``). No rows are held out: early stopping is for ``fit``.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             The target values.
 

@@ -116,10 +116,8 @@ def encode(name, encoder, data, missing, width):
 
     Returns
     -------
-    block : ndarray or sparse matrix of shape (n_samples, width)
-        The encoded present rows in place; zeros in the missing rows.
-    missing : ndarray of bool of shape (n_samples,)
-        ``missing``, plus the rows the encoder could not decode (all-NaN).
+    block, missing : ndarray or sparse matrix, ndarray of bool
+        As :func:`fit_encode` returns them.
     """
     if isinstance(encoder, str):
         block = _passthrough(name, data)

@@ -104,6 +104,7 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def fit(self, X, y):
         """Fit the modalities' estimators and the final estimator.
 
@@ -112,10 +113,7 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
         out-of-fold predictions (``oof_predictions_``), completed by missing
         indicators, dropout copies and passthrough columns.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
         y : array-like of shape (n_samples,)
             Target values.
 
@@ -264,13 +262,11 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
         X_meta, empty = self._meta_features(X)
         return getattr(self.final_estimator_, method)(X_meta), empty
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def transform(self, X):
         """Return the meta-features the final estimator sees.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -469,13 +465,11 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         return LogisticRegression()
 
     @available_if(_final_estimator_has("predict"))
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict class labels with the final estimator.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -489,13 +483,11 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         return self.le_.inverse_transform(encoded)
 
     @available_if(_final_estimator_has("predict_proba"))
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict_proba(self, X):
         """Predict class probabilities with the final estimator.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -508,13 +500,11 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         return proba
 
     @available_if(_final_estimator_has("decision_function"))
+    @fill_doc(MODEL_FUSION_DOCS)
     def decision_function(self, X):
         """Decision function of the final estimator.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -655,13 +645,11 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
         return RidgeCV()
 
     @available_if(_final_estimator_has("predict"))
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict target values with the final estimator.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------

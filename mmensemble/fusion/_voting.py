@@ -238,13 +238,11 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     def _vote_tail(self):
         return (len(self.classes_),) if self.voting == "soft" else ()
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def fit(self, X, y):
         """Fit each modality's classifier on the rows where it is present.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
         y : array-like of shape (n_samples,)
             Class labels.
 
@@ -264,13 +262,11 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         n_classes = len(self.classes_)
         return np.maximum(np.log(accuracies * (n_classes - 1) / (1 - accuracies)), 0.0)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict class labels by the weighted vote of the present modalities.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -296,13 +292,11 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         return True
 
     @available_if(_check_voting)
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict_proba(self, X):
         """Weighted average of the present modalities' class probabilities.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -313,13 +307,11 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         outputs, present = self._outputs(X)
         return self._weighted_average(outputs, present, self.class_prior_)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def transform(self, X):
         """Return each modality's probabilities (soft) or labels (hard).
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -471,13 +463,11 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     _vote_method = "predict"
     _vote_tail = ()
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def fit(self, X, y):
         """Fit each modality's regressor on the rows where it is present.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
         y : array-like of shape (n_samples,)
             Target values.
 
@@ -509,13 +499,11 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
         )
         return result.x if squared_error(result.x) <= squared_error(start) else start
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict the weighted average of the present modalities' predictions.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
@@ -525,13 +513,11 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
         outputs, present = self._outputs(X)
         return self._weighted_average(outputs, present, self.target_mean_)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def transform(self, X):
         """Return each modality's predictions.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
+        %(parameters_X)s
 
         Returns
         -------
