@@ -51,7 +51,8 @@ _STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto;
        max-width: 72em; color: #222; line-height: 1.4; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 1.8em; }
-table { border-collapse: collapse; margin: 0.6em 0; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left;
          vertical-align: top; }
 th { background: #f3f3f3; }
@@ -628,7 +629,7 @@ def _table(frame):
             else:
                 cells.append(f"<td>{_escaped(value)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
 def _escaped(value):
