@@ -86,6 +86,42 @@ class _BaseModalityVoting(TransformerMixin, _BaseModelFusion):
         average[~informed] = prior
         return average
 
+    def get_feature_names_out(self, input_features=None):
+        """Get the output feature names of :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``<classname>_<modality>`` for each kept modality (regression, hard
+            voting) or ``<classname>_<modality><i>`` for each class ``i`` (soft
+            voting).
+        """
+        check_is_fitted(self, "modalities_")
+        soft = bool(self._vote_tail)  # a column per class
+        if soft and not self.flatten_transform:
+            raise ValueError(
+                "get_feature_names_out is not supported when voting='soft' and "
+                "flatten_transform=False"
+            )
+        _check_feature_names_in(self, input_features, generate_names=False)
+        prefix = type(self).__name__.lower()
+        names = [name for name, _, _ in self.modalities_]
+        if not soft:
+            return np.asarray([f"{prefix}_{name}" for name in names], dtype=object)
+        return np.asarray(
+            [
+                f"{prefix}_{name}{i}"
+                for name in names
+                for i in range(len(self.classes_))
+            ],
+            dtype=object,
+        )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = []
@@ -329,40 +365,6 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
             return np.stack(outputs)
         return np.hstack(outputs)
 
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names of :meth:`transform`.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``<classname>_<modality>`` (hard) or ``<classname>_<modality><i>``
-            for each class ``i`` (soft).
-        """
-        check_is_fitted(self, "modalities_")
-        if self.voting == "soft" and not self.flatten_transform:
-            raise ValueError(
-                "get_feature_names_out is not supported when voting='soft' and "
-                "flatten_transform=False"
-            )
-        _check_feature_names_in(self, input_features, generate_names=False)
-        prefix = type(self).__name__.lower()
-        names = [name for name, _, _ in self.modalities_]
-        if self.voting == "hard":
-            return np.asarray([f"{prefix}_{name}" for name in names], dtype=object)
-        return np.asarray(
-            [
-                f"{prefix}_{name}{i}"
-                for name in names
-                for i in range(len(self.classes_))
-            ],
-            dtype=object,
-        )
-
 
 @fill_doc(MODEL_FUSION_DOCS)
 class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
@@ -526,23 +528,3 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
         """
         outputs, _ = self._outputs(X)
         return np.column_stack(outputs)
-
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names of :meth:`transform`.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``<classname>_<modality>`` for each kept modality.
-        """
-        check_is_fitted(self, "modalities_")
-        _check_feature_names_in(self, input_features, generate_names=False)
-        prefix = type(self).__name__.lower()
-        return np.asarray(
-            [f"{prefix}_{name}" for name, _, _ in self.modalities_], dtype=object
-        )
