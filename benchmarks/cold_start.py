@@ -89,7 +89,12 @@ def run(argv, env):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--n-rows", type=int, default=100, help="training rows")
+    parser.add_argument(
+        "--n-rows",
+        type=int,
+        default=100,
+        help="training rows (at least 50: five folds need five rows of each digit)",
+    )
     parser.add_argument(
         "--text",
         default="tfidf",
