@@ -18,8 +18,8 @@ process sees. The very first predict, before any graph is stored, is timed too
 
 Usage::
 
-    python benchmarks/cold_start.py                # about 3 minutes on 2 cores
-    python benchmarks/cold_start.py --repeats 3 --n-rows 100
+    python benchmarks/cold_start.py  # 12 min on a busy 2-core machine, mostly fit
+    python benchmarks/cold_start.py --repeats 3 --text sentence
 """
 
 import argparse
