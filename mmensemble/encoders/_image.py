@@ -406,12 +406,16 @@ def _open_checked(Image, source, max_pixels):
     from PIL import ImageOps
 
     image = Image.open(source)
-    if image.width * image.height > max_pixels:
-        raise ValueError(
-            f"image of {image.width}x{image.height} pixels exceeds "
-            f"max_pixels={max_pixels}"
-        )
-    image.load()
+    try:
+        if image.width * image.height > max_pixels:
+            raise ValueError(
+                f"image of {image.width}x{image.height} pixels exceeds "
+                f"max_pixels={max_pixels}"
+            )
+        image.load()
+    except BaseException:
+        image.close()  # a file opened by path must not stay open
+        raise
     ImageOps.exif_transpose(image, in_place=True)
     return image
 

@@ -73,9 +73,10 @@ def models_dir():
 
     Examples
     --------
+    >>> from pathlib import Path
     >>> from mmensemble.encoders._onnx import models_dir
-    >>> models_dir().name
-    'models'
+    >>> isinstance(models_dir(), Path)
+    True
     """
     configured = os.environ.get(MODELS_DIR_ENV)
     if configured:
