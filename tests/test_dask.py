@@ -73,17 +73,29 @@ def test_image_encoding_is_spread_over_the_workers(client):
     assert len(loaded) == 2 and all(loaded.values())
 
 
-@pytest.mark.parametrize("kind", ["text", "speech"])
-def test_pretrained_encoding_is_spread_over_the_workers(client, kind):
-    from mmensemble import TextEncoder, WhisperEncoder
+@pytest.mark.parametrize("kind", ["text", "speech", "video", "signal"])
+def test_encoding_is_spread_over_the_workers(client, kind):
+    from mmensemble import (
+        SignalEncoder,
+        TextEncoder,
+        VideoEncoder,
+        WhisperEncoder,
+    )
+    from mmensemble.datasets import load_moving_shapes
 
     rng = np.random.default_rng(1)
     if kind == "text":
         cells = ["a sunny day", "rain again", None, "fog on the sea", "", "sun"]
         encoder = TextEncoder(batch_size=2)
-    else:
+    elif kind == "speech":
         cells = [0.1 * rng.normal(size=4000) for _ in range(5)] + [None]
         encoder = WhisperEncoder(sr=8000, batch_size=2)
+    elif kind == "video":
+        cells = load_moving_shapes().frame["video"].tolist()[:4] + [None]
+        encoder = VideoEncoder(ImageEncoder(image_size=32), n_frames=2, batch_size=2)
+    else:
+        cells = [rng.normal(size=(50 + 10 * i, 3)) for i in range(5)] + [None]
+        encoder = SignalEncoder(sr=10.0, minirocket_kernels=84, batch_size=2)
     encoder.fit(cells)
     with config_context(memory_cache_bytes=0):
         local = encoder.transform(cells)
