@@ -457,10 +457,13 @@ def _mel_filters(n_mels):
     cost far more than they save (60 times slower than the sparse product on
     a busy 2-core machine).
     """
-    librosa = import_optional("librosa")
     sparse = import_optional("scipy.sparse", package="scipy")
-    filters = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels)
-    return sparse.csr_array(filters.astype(np.float32))
+    # librosa.filters.mel(sr=16000, n_fft=400, n_mels=n_mels), shipped as
+    # Whisper ships them (tools/make_mel_filters.py), so that predicting
+    # does not pay librosa's import
+    with np.load(Path(__file__).parent / "data" / "mel_filters.npz") as banks:
+        filters = banks[f"mel_{n_mels}"]
+    return sparse.csr_array(filters)
 
 
 def _resolve_device(device, ctranslate2):
