@@ -138,6 +138,7 @@ def stored_onnx_graph(name, key, export):
     --------
     >>> import os, tempfile
     >>> from mmensemble.encoders._onnx import stored_onnx_graph
+    >>> previous = os.environ.get("MMENSEMBLE_MODELS_DIR")
     >>> os.environ["MMENSEMBLE_MODELS_DIR"] = tempfile.mkdtemp()
     >>> calls = []
     >>> def export():
@@ -147,7 +148,10 @@ def stored_onnx_graph(name, key, export):
     b'graph bytes'
     >>> stored_onnx_graph("demo", {"v": 1}, export), len(calls)
     (b'graph bytes', 1)
-    >>> del os.environ["MMENSEMBLE_MODELS_DIR"]
+    >>> if previous is None:
+    ...     del os.environ["MMENSEMBLE_MODELS_DIR"]
+    ... else:
+    ...     os.environ["MMENSEMBLE_MODELS_DIR"] = previous
     """
     folder = models_dir()
     prefix = f"{name}-{_digest(json.dumps(key, sort_keys=True).encode())}-"
