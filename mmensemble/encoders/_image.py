@@ -318,12 +318,13 @@ class ImageEncoder(BaseCellEncoder):
 
         from ._preprocessing import preprocess_pil
 
+        draft_size = self._input_size if self.draft else None
         if isinstance(cell, Image.Image):
             image = cell
         elif isinstance(cell, str | os.PathLike):
-            image = _open_checked(Image, cell, self.max_pixels)
+            image = _open_checked(Image, cell, self.max_pixels, draft_size)
         elif isinstance(cell, bytes | bytearray):
-            image = _open_checked(Image, io.BytesIO(cell), self.max_pixels)
+            image = _open_checked(Image, io.BytesIO(cell), self.max_pixels, draft_size)
         elif isinstance(cell, np.ndarray):
             image = Image.fromarray(_as_uint8_image(cell))
         else:
@@ -394,16 +395,19 @@ def _memoised_digest(path, size, mtime_ns):
     return digest.hexdigest()
 
 
-def _open_checked(Image, source, max_pixels):
+def _open_checked(Image, source, max_pixels, draft_size=None):
     """Open an image lazily, refusing decompression bombs before decoding.
 
     The size comes from the file's header. (Pillow itself refuses images over
     twice its own limit with a ``DecompressionBombError``; no warning filter
     is changed here, since filters are global and images open in threads.)
     The image is turned as its EXIF orientation tag says (a phone photo taken
-    upright but stored sideways comes out upright).
+    upright but stored sideways comes out upright). With ``draft_size``, a
+    JPEG is downscaled while it is decoded, for a network input of that size.
     """
     from PIL import ImageOps
+
+    from ._preprocessing import request_draft
 
     image = Image.open(source)
     try:
@@ -412,6 +416,8 @@ def _open_checked(Image, source, max_pixels):
                 f"image of {image.width}x{image.height} pixels exceeds "
                 f"max_pixels={max_pixels}"
             )
+        if draft_size is not None:  # before loading, or it has no effect
+            request_draft(image, draft_size)
         image.load()
     except BaseException:
         image.close()  # a file opened by path must not stay open

@@ -7,7 +7,7 @@ the ONNX Runtime path does in threads, never imports torch.
 import numpy as np
 from PIL import Image
 
-__all__ = ["preprocess_pil"]
+__all__ = ["preprocess_pil", "request_draft"]
 
 # The mean and standard deviation the weights were trained with, in 0-255 units.
 _MEAN = 127.0
@@ -56,7 +56,7 @@ def preprocess_pil(image, size, *, draft=False):
     (3, 224, 224)
     """
     if draft:
-        image.draft("RGB", (size + _CROP_PADDING, size + _CROP_PADDING))
+        request_draft(image, size)
     image = _to_rgb(image)
     width, height = image.size
     side = min(width, height) * size / (size + _CROP_PADDING)
@@ -67,6 +67,22 @@ def preprocess_pil(image, size, *, draft=False):
     )
     array = np.asarray(image, dtype=np.float32)
     return ((array - _MEAN) / _STD).transpose(2, 0, 1).copy()
+
+
+def request_draft(image, size):
+    """Let the JPEG decoder of an image not loaded yet downscale it while decoding.
+
+    By 2, 4 or 8, never below what the ``size`` crop needs; other formats and
+    loaded images are left as they are.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        An opened, not yet loaded, image; modified in place.
+    size : int
+        Side of the network input the image is preprocessed for.
+    """
+    image.draft("RGB", (size + _CROP_PADDING, size + _CROP_PADDING))
 
 
 def _to_rgb(image):

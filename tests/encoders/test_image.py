@@ -298,3 +298,19 @@ def test_exif_orientation_is_applied_to_files_and_bytes(tmp_path):
     np.testing.assert_allclose(out[0], out[2], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out[1], out[2], rtol=1e-5, atol=1e-5)
     assert not np.allclose(out[0], out[3], rtol=1e-2, atol=1e-2)
+
+
+def test_draft_decodes_large_jpegs_downscaled(tmp_path):
+    from PIL import Image
+
+    photo = Image.fromarray(load_sample_image("china.jpg")).resize((1708, 1281))
+    path = tmp_path / "large.jpg"
+    photo.save(path, quality=92)
+    exact = ImageEncoder(**SMALL).fit([path])
+    fast = ImageEncoder(draft=True, **SMALL).fit([path])
+    decoded = fast._decode(path)
+    assert decoded.shape == exact._decode(path).shape
+    # the decoder downscaled (the pixels differ), the features barely do
+    assert not np.array_equal(decoded, exact._decode(path))
+    a, b = exact.transform([path])[0], fast.transform([path])[0]
+    assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) > 0.98
