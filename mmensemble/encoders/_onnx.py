@@ -36,6 +36,7 @@ from .._exceptions import MMEnsembleError
 __all__ = [
     "ExportError",
     "certainly_cpu",
+    "export_graph",
     "exporter_versions",
     "models_dir",
     "onnx_session",
@@ -314,27 +315,60 @@ def pooled_features_graph(model, input_size):
         def forward(self, batch):
             return pooled_features(self.backbone, batch)
 
+    return export_graph(
+        PooledFeatures(model).eval(),
+        (torch.zeros(1, 3, input_size, input_size),),
+        input_names=["images"],
+        output_names=["features"],
+        dynamic_axes={"images": {0: "n"}, "features": {0: "n"}},
+        what=type(model).__name__,
+    )
+
+
+def export_graph(module, example, *, input_names, output_names, dynamic_axes, what):
+    """The ONNX bytes of ``module`` traced on ``example`` (opset 17, one at a time).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        On the CPU, in eval mode.
+    example : tuple of torch.Tensor
+        The inputs it is traced on.
+    input_names, output_names : list of str
+    dynamic_axes : dict
+        As for ``torch.onnx.export``: the dimensions left free.
+    what : str
+        What is exported, for the error message.
+
+    Returns
+    -------
+    graph : bytes
+
+    Raises
+    ------
+    ExportError
+        When the module cannot be exported to ONNX.
+    """
+    import torch
+
     buffer = io.BytesIO()
-    example = torch.zeros(1, 3, input_size, input_size)
     try:
         with _EXPORT_LOCK, warnings.catch_warnings():
             # Tracer and exporter notices (shape arithmetic made constant:
-            # right, since the input size is fixed) are not the user's concern.
+            # right, since the traced shapes are fixed) are not the user's concern.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                PooledFeatures(model).eval(),
-                (example,),
+                module,
+                example,
                 buffer,
                 dynamo=False,
-                input_names=["images"],
-                output_names=["features"],
-                dynamic_axes={"images": {0: "n"}, "features": {0: "n"}},
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_axes=dynamic_axes,
                 opset_version=17,
             )
     except Exception as exc:  # whatever the exporter cannot handle
-        raise ExportError(
-            f"could not export {type(model).__name__} to ONNX: {exc}"
-        ) from exc
+        raise ExportError(f"could not export {what} to ONNX: {exc}") from exc
     return buffer.getvalue()
 
 

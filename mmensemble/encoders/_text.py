@@ -341,12 +341,9 @@ def sentence_transformer_graph(model, names):
     ExportError
         When the model cannot be exported to ONNX.
     """
-    import io
-    import warnings
-
     import torch
 
-    from ._onnx import ExportError
+    from ._onnx import export_graph
 
     class SentenceEmbedding(torch.nn.Module):
         def __init__(self, inner):
@@ -358,30 +355,15 @@ def sentence_transformer_graph(model, names):
             return self.inner(features)["sentence_embedding"]
 
     example = model.preprocess(["a short example", "and another, longer example"])
-    buffer = io.BytesIO()
     free = {0: "n", 1: "t"}
-    try:
-        with warnings.catch_warnings():
-            # tracer notices about shape arithmetic: not the user's concern
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                SentenceEmbedding(model).eval(),
-                tuple(example[name] for name in names),
-                buffer,
-                dynamo=False,
-                input_names=names,
-                output_names=["sentence_embedding"],
-                dynamic_axes={
-                    **dict.fromkeys(names, free),
-                    "sentence_embedding": {0: "n"},
-                },
-                opset_version=17,
-            )
-    except Exception as exc:  # whatever the exporter cannot handle
-        raise ExportError(
-            f"could not export the sentence-transformers model to ONNX ({exc})"
-        ) from exc
-    return buffer.getvalue()
+    return export_graph(
+        SentenceEmbedding(model).eval(),
+        tuple(example[name] for name in names),
+        input_names=names,
+        output_names=["sentence_embedding"],
+        dynamic_axes={**dict.fromkeys(names, free), "sentence_embedding": {0: "n"}},
+        what="the sentence-transformers model",
+    )
 
 
 def _rows(value, start, stop, n_rows):
