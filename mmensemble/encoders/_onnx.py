@@ -41,6 +41,7 @@ __all__ = [
     "models_dir",
     "onnx_session",
     "pooled_features_graph",
+    "run_rows",
     "run_session",
     "stored_onnx_graph",
     "stored_session",
@@ -235,11 +236,20 @@ def run_session(session, batch, *, n_threads=None):
     def features(index):
         return session.run(None, {name: images[index : index + 1]})[0]
 
-    if n_threads <= 1 or len(images) == 1:
-        outputs = [features(index) for index in range(len(images))]
+    return run_rows(features, len(images), n_threads)
+
+
+def run_rows(run_one, n_rows, n_threads):
+    """``run_one(row)`` for each row, ``n_threads`` at a time, concatenated.
+
+    Each call runs a single-threaded ONNX Runtime session on one row (it
+    releases the GIL, so the threads overlap). Returns a float32 array.
+    """
+    if n_threads <= 1 or n_rows <= 1:
+        outputs = [run_one(row) for row in range(n_rows)]
     else:
-        with ThreadPoolExecutor(min(n_threads, len(images))) as pool:
-            outputs = list(pool.map(features, range(len(images))))
+        with ThreadPoolExecutor(min(n_threads, n_rows)) as pool:
+            outputs = list(pool.map(run_one, range(n_rows)))
     return np.concatenate(outputs).astype(np.float32, copy=False)
 
 

@@ -5,7 +5,6 @@ import hashlib
 import importlib.util
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -291,6 +290,8 @@ class TextEncoder(BaseCellEncoder):
         """
         import torch
 
+        from ._onnx import run_rows
+
         names = [item.name for item in self._session.get_inputs()]
         arrays = {name: features[name].numpy() for name in names}
         lengths = features["attention_mask"].sum(dim=1).tolist()
@@ -301,13 +302,7 @@ class TextEncoder(BaseCellEncoder):
             inputs = {name: arrays[name][row : row + 1, columns] for name in names}
             return self._session.run(None, inputs)[0]
 
-        n_threads = min(torch.get_num_threads(), n_windows)
-        if n_threads <= 1:
-            outputs = [window(row) for row in range(n_windows)]
-        else:
-            with ThreadPoolExecutor(n_threads) as pool:
-                outputs = list(pool.map(window, range(n_windows)))
-        return np.concatenate(outputs).astype(np.float32, copy=False)
+        return run_rows(window, n_windows, torch.get_num_threads())
 
 
 def _input_names(model):
