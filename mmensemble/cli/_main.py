@@ -363,18 +363,21 @@ def _print_leaderboard(estimator):
 
 
 def _run_predict(args):
+    import numpy as np
     import pandas as pd
 
     model = read_model(args.model)
     frame = read_table(args.data, model.roles)
     X = frame[model.columns]
     with _reading(args.data):
-        prediction = model.estimator.predict(X)
-        probabilities = (
-            model.estimator.predict_proba(X)
-            if hasattr(model.estimator, "predict_proba")
-            else None
-        )
+        # A classifier's label is its most probable class (every fusion model of
+        # fit predicts so); deriving it spares a second pass of the fusion work.
+        if hasattr(model.estimator, "predict_proba"):
+            probabilities = model.estimator.predict_proba(X)
+            prediction = model.estimator.classes_[np.argmax(probabilities, axis=1)]
+        else:
+            probabilities = None
+            prediction = model.estimator.predict(X)
     out = pd.DataFrame(index=frame.index)
     if "id" in frame.columns:
         out["id"] = frame["id"]
