@@ -108,7 +108,13 @@ def explain_modalities(estimator, X, *, modalities=None):
     explain = _explained_output(estimator, prediction, classifier)
     everything = frozenset(names)
     masked_subsets = [subset for subset in all_subsets(names) if subset != everything]
-    value = {everything: explain(frame, np.arange(n_rows))}
+    # A regressor's explained output on the unmasked frame is the prediction
+    # already made; only a classifier needs predict_proba on it.
+    value = {
+        everything: explain(frame, np.arange(n_rows))
+        if classifier
+        else np.asarray(prediction, dtype=np.float64).reshape(n_rows)
+    }
     batch = pd.concat(
         [masked_copy(frame, columns, keep=subset) for subset in masked_subsets]
     )

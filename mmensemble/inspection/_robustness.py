@@ -99,6 +99,7 @@ def modality_robustness(
     full = float(scorer(estimator, frame, y))
     curve = {}
     for name in columns:
+        keep = set(columns) - {name}
         order = rng.permutation(n_rows)
         scores = []
         for fraction in fractions:
@@ -108,7 +109,6 @@ def modality_robustness(
                 continue
             rows = np.zeros(n_rows, dtype=bool)
             rows[order[:n_masked]] = True
-            keep = set(columns) - {name}
             masked = masked_copy(frame, columns, keep=keep, rows=rows)
             scores.append(float(scorer(estimator, masked, y)))
         curve[name] = scores
