@@ -12,7 +12,6 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.base import ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
 from sklearn.model_selection import check_cv
@@ -26,12 +25,14 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import Interval
-from ..encoders._base import BaseCellEncoder, concat_errors
+from .._parallel import Parallel, delayed
+from ..encoders._base import concat_errors
 from ..encoders._cells import missing_mask
 from ._defaults import InvalidChoiceError, default_head, default_meta_learner
 from ._early import FeatureFusion
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
 from ._modality import BaseModalityComposition, as_frame, resolve_columns
+from ._plumbing import leading_encoder
 from ._stacking import ModalityStackingClassifier, ModalityStackingRegressor
 from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
 
@@ -159,7 +160,7 @@ class _BaseAutoFusion(BaseModalityComposition):
         parts, errors, downstream, taken = [], [], [], set()
         for name, model, columns in self._check_modalities(allow=()):
             columns = resolve_columns(columns, frame)
-            encoder = _leading_encoder(model)
+            encoder = leading_encoder(model)
             if encoder is None:
                 block = frame[np.atleast_1d(columns).tolist()]
                 self.modalities_.append((name, None, columns))
@@ -587,15 +588,6 @@ default=("early", "voting", "stacking", "net")
     @staticmethod
     def _loss(y, prediction):
         return mean_squared_error(y, prediction)
-
-
-def _leading_encoder(model):
-    """The cell encoder a modality's pipeline starts with, or None."""
-    if isinstance(model, Pipeline) and len(model.steps) > 1:
-        first = model.steps[0][1]
-        if isinstance(first, BaseCellEncoder):
-            return first
-    return None
 
 
 def _encoded_block(name, encoder, cells, *, fit):

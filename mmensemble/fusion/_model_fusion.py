@@ -19,7 +19,6 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv, cross_val_predict
-from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils.multiclass import type_of_target
@@ -31,9 +30,9 @@ from sklearn.utils.validation import (
 
 from .._compat import StrOptions
 from .._parallel import Parallel, delayed
-from ..encoders._base import BaseCellEncoder, concat_errors
+from ..encoders._base import concat_errors
 from ._modality import BaseModalityComposition, fitted_errors
-from ._plumbing import encode, fit_encode, modality_rows
+from ._plumbing import encode, fit_encode, leading_encoder, modality_rows
 
 __all__ = []
 
@@ -152,7 +151,7 @@ class _BaseModelFusion(BaseModalityComposition):
                 name, frame, columns, estimator, self.on_error, fit=fit
             )
             errors.append(bad_cells)
-            encoder = _leading_encoder(estimator)
+            encoder = leading_encoder(estimator)
             if encoder is not None and fit:
                 cells, missing, encoder_errors = fit_encode(
                     name, encoder, cells, missing
@@ -247,22 +246,13 @@ class _BaseModelFusion(BaseModalityComposition):
         return tags
 
 
-def _leading_encoder(estimator):
-    """The cell encoder a modality's pipeline starts with, or None."""
-    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
-        first = estimator.steps[0][1]
-        if isinstance(first, BaseCellEncoder):
-            return first
-    return None
-
-
 def _downstream(estimator):
     """The part of a modality's estimator that takes its model input.
 
     The pipeline after its leading cell encoder (sharing its steps), or the
     estimator itself.
     """
-    return estimator[1:] if _leading_encoder(estimator) is not None else estimator
+    return estimator[1:] if leading_encoder(estimator) is not None else estimator
 
 
 def _rejoin(estimator, downstream):
@@ -270,7 +260,7 @@ def _rejoin(estimator, downstream):
 
     ``downstream`` may be a copy (fitted in another process).
     """
-    if _leading_encoder(estimator) is None:
+    if leading_encoder(estimator) is None:
         return downstream
     estimator.steps = [estimator.steps[0], *downstream.steps]
     return estimator

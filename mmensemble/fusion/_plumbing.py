@@ -19,7 +19,9 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.pipeline import Pipeline
 
+from ..encoders._base import BaseCellEncoder
 from ._modality import checked_modality, fitted_errors
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "check_weights",
     "encode",
     "fit_encode",
+    "leading_encoder",
     "modality_rows",
     "scale_block",
 ]
@@ -132,6 +135,27 @@ def encode(name, encoder, data, missing, width):
             f"but {width} during fit"
         )
     return block, missing | _all_nan_rows(block)
+
+
+def leading_encoder(estimator):
+    """The cell encoder a modality's pipeline starts with, or None.
+
+    Parameters
+    ----------
+    estimator : estimator or str
+        A modality's estimator.
+
+    Returns
+    -------
+    encoder : BaseCellEncoder or None
+        The first step of a pipeline of two or more steps, when it is a cell
+        encoder.
+    """
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+        first = estimator.steps[0][1]
+        if isinstance(first, BaseCellEncoder):
+            return first
+    return None
 
 
 def check_weights(weights, names, kept):
