@@ -10,8 +10,8 @@ import threading
 import diskcache
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
+from _toy import SummaryEncoder, cells, embedded
 from sklearn.base import clone
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
@@ -20,48 +20,7 @@ from sklearn.pipeline import make_pipeline
 import mmensemble
 from mmensemble import cache_info, clear_cache, config_context, get_config, set_config
 from mmensemble._parallel import Parallel, delayed
-from mmensemble.encoders._base import BaseCellEncoder
 from mmensemble.encoders._cache import EmbeddingCache
-
-
-class SummaryEncoder(BaseCellEncoder):
-    """Scaled mean, spread, minimum and maximum of a numeric array cell.
-
-    Records, per process, the size of every batch it embeds.
-    """
-
-    _parameter_constraints = {**BaseCellEncoder._parameter_constraints}
-    batches = []
-
-    def __init__(
-        self,
-        *,
-        scale=1.0,
-        batch_size=4,
-        n_jobs=1,
-        on_error="raise",
-        verbose=0,
-        memory=None,
-    ):
-        self.scale = scale
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
-
-    def _output_width(self):
-        return 4
-
-    def _decode(self, cell):
-        return np.asarray(cell, dtype=float)
-
-    def _embed(self, decoded):
-        type(self).batches.append(len(decoded))
-        return np.array(
-            [[c.mean() * self.scale, c.std(), c.min(), c.max()] for c in decoded],
-            dtype=np.float32,
-        )
 
 
 @pytest.fixture(autouse=True)
@@ -70,23 +29,11 @@ def fresh_counts():
     yield
 
 
-def cells(n=10, start=0):
-    return pd.Series(
-        [np.arange(i, i + 5, dtype=float) for i in range(start, start + n)],
-        index=[f"r{i}" for i in range(start, start + n)],
-        name="signal",
-    )
-
-
 def expected(n=10, start=0, scale=1.0):
     first = np.arange(start, start + n, dtype=np.float32)
     return np.stack(
         [(first + 2) * scale, np.full(n, np.sqrt(2.0)), first, first + 4], axis=1
     ).astype(np.float32)
-
-
-def embedded():
-    return sum(SummaryEncoder.batches)
 
 
 def store_of(directory):
