@@ -71,19 +71,23 @@ def explain_modalities(estimator, X, *, modalities=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.linear_model import LinearRegression
-    >>> from mmensemble import ModalityVotingRegressor, explain_modalities
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(100, 2))
-    >>> y = X[:, 0] + 0.1 * rng.normal(size=100)
-    >>> vote = ModalityVotingRegressor(
-    ...     [("signal", LinearRegression(), [0]), ("noise", LinearRegression(), [1])],
-    ...     weights="auto").fit(X, y)
-    >>> explanation = explain_modalities(vote, X[:3])
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from mmensemble import ModalityVotingClassifier, explain_modalities
+    >>> X, y = load_iris(return_X_y=True, as_frame=True)
+    >>> sepal, petal = list(X.columns[:2]), list(X.columns[2:])
+    >>> vote = ModalityVotingClassifier(
+    ...     [("sepal", LogisticRegression(), sepal),
+    ...      ("petal", LogisticRegression(), petal)],
+    ...     voting="soft",
+    ... ).fit(X, y)
+    >>> explanation = explain_modalities(vote, X.iloc[[0, 100]])
     >>> explanation.columns.tolist()
-    ['signal', 'noise', 'baseline', 'prediction']
-    >>> total = explanation[["signal", "noise", "baseline"]].sum(axis=1)
-    >>> bool(np.allclose(total, explanation["prediction"]))
+    ['sepal', 'petal', 'baseline', 'prediction', 'probability']
+    >>> explanation["prediction"].tolist()
+    [0, 2]
+    >>> total = explanation[["sepal", "petal", "baseline"]].sum(axis=1)
+    >>> bool(np.allclose(total, explanation["probability"]))
     True
     """
     check_is_fitted(estimator)

@@ -9,8 +9,10 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
+from .._docstrings import fill_doc
 from .._exceptions import MMEnsembleError
 from ..fusion._modality import as_frame, resolve_columns
+from ._docs import FIGURE_DOCS
 from ._plots import figure_title
 
 __all__ = ["modality_importance", "plot_modality_importance"]
@@ -279,13 +281,14 @@ def _score_subset(estimator, scorer, masked, y):
     return float(scorer(estimator, masked, y))
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_modality_importance(
     importance,
     *,
-    ax=None,
     columns=("shapley", "score_drop"),
     title=None,
     dataset_name=None,
+    ax=None,
 ):
     """Horizontal bar plot of modality importances.
 
@@ -294,9 +297,6 @@ def plot_modality_importance(
     importance : DataFrame
         The result of :func:`modality_importance`.
 
-    ax : matplotlib Axes, default=None
-        Axes to draw on; None creates a figure.
-
     columns : sequence of str, default=("shapley", "score_drop")
         Columns of ``importance`` drawn side by side for each modality.
 
@@ -304,14 +304,7 @@ def plot_modality_importance(
         The figure's title; None gives the score with every modality and
         with none (from ``importance.attrs``), or "Modality importance".
 
-    dataset_name : str, default=None
-        The evaluated data set (e.g. the CSV file's name), shown under the
-        title.
-
-    Returns
-    -------
-    ax : matplotlib Axes
-        The axes drawn on.
+    %(figure)s
 
     See Also
     --------
@@ -320,8 +313,6 @@ def plot_modality_importance(
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> import pandas as pd
     >>> from mmensemble import plot_modality_importance
     >>> importance = pd.DataFrame(

@@ -9,6 +9,9 @@ import textwrap
 
 import numpy as np
 
+from .._docstrings import fill_doc
+from ._docs import FIGURE_DOCS
+
 __all__ = ["plot_confusion_matrix", "plot_prediction_error", "plot_robustness"]
 
 # Class names are wrapped at this many characters, on at most this many lines.
@@ -27,6 +30,7 @@ def figure_title(title, dataset_name):
     return title
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_confusion_matrix(
     y_true,
     y_pred,
@@ -61,28 +65,18 @@ def plot_confusion_matrix(
         :func:`sklearn.metrics.confusion_matrix` does. None shows counts.
 
     title : str, default="Confusion matrix"
-        The figure's title.
+        The figure's title; with ``normalize``, followed by what is normalised
+        (``", rows normalised"``).
 
-    dataset_name : str, default=None
-        The evaluated data set (e.g. the CSV file's name), shown under the
-        title.
-
-    ax : matplotlib Axes, default=None
-        Axes to draw on; None creates a figure sized for the classes.
-
-    Returns
-    -------
-    ax : matplotlib Axes
-        The axes drawn on.
+    %(figure)s
 
     See Also
     --------
     sklearn.metrics.ConfusionMatrixDisplay : What draws the matrix.
+    sklearn.metrics.confusion_matrix : The counts, normalised as here.
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> from mmensemble.inspection import plot_confusion_matrix
     >>> ax = plot_confusion_matrix(
     ...     ["cat", "dog", "dog"], ["cat", "cat", "dog"], ["cat", "dog"],
@@ -134,6 +128,7 @@ def plot_confusion_matrix(
     return ax
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_prediction_error(
     y_true, y_pred, *, title="Predicted against actual", dataset_name=None, ax=None
 ):
@@ -150,16 +145,7 @@ def plot_prediction_error(
     title : str, default="Predicted against actual"
         The figure's title.
 
-    dataset_name : str, default=None
-        The evaluated data set, shown under the title.
-
-    ax : matplotlib Axes, default=None
-        Axes to draw on; None creates a figure.
-
-    Returns
-    -------
-    ax : matplotlib Axes
-        The axes drawn on.
+    %(figure)s
 
     See Also
     --------
@@ -167,8 +153,6 @@ def plot_prediction_error(
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> from mmensemble.inspection import plot_prediction_error
     >>> ax = plot_prediction_error([1.0, 2.0, 3.0], [1.1, 1.9, 3.2])
     >>> ax.get_xlabel()
@@ -189,6 +173,7 @@ def plot_prediction_error(
     return ax
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_robustness(
     curve,
     *,
@@ -209,21 +194,10 @@ def plot_robustness(
     title : str, default="Robustness to missing modalities"
         The figure's title.
 
-    dataset_name : str, default=None
-        The evaluated data set, shown under the title.
-
-    ax : matplotlib Axes, default=None
-        Axes to draw on; None creates a figure.
-
-    Returns
-    -------
-    ax : matplotlib Axes
-        The axes drawn on.
+    %(figure)s
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> import pandas as pd
     >>> from mmensemble.inspection import plot_robustness
     >>> curve = pd.DataFrame({"image": [0.9, 0.7], "text": [0.9, 0.85]},

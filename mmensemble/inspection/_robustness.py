@@ -66,18 +66,18 @@ def modality_robustness(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
     >>> from mmensemble import ModalityVotingRegressor
     >>> from mmensemble.inspection._robustness import modality_robustness
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(100, 2))
-    >>> y = X[:, 0] + 0.1 * rng.normal(size=100)
+    >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
     >>> vote = ModalityVotingRegressor(
-    ...     [("signal", LinearRegression(), [0]), ("noise", LinearRegression(), [1])],
-    ...     weights="auto").fit(X, y)
-    >>> curve = modality_robustness(vote, X, y, random_state=0)
-    >>> bool(curve["signal"].is_monotonic_decreasing)
+    ...     [("body", Ridge(), ["age", "sex", "bmi", "bp"]),
+    ...      ("blood", Ridge(), ["s1", "s2", "s3", "s4", "s5", "s6"])]).fit(X, y)
+    >>> curve = modality_robustness(vote, X, y, fractions=[0, 0.5, 1], random_state=0)
+    >>> curve.index.tolist()
+    [0.0, 0.5, 1.0]
+    >>> bool(curve["body"].is_monotonic_decreasing)
     True
     """
     check_is_fitted(estimator)

@@ -1,0 +1,5 @@
+"""Doctest configuration: the figures of the examples draw off screen."""
+
+import matplotlib
+
+matplotlib.use("Agg")
