@@ -19,14 +19,13 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Interval, StrOptions, _check_feature_names_in
+from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
 from .._torch_utils import resolve_device, torch
 from ._audio_io import decode_audio
-from ._base import BaseCellEncoder
+from ._base import BaseCellEncoder, check_names
 from ._docs import ENCODER_DOCS
 
 __all__ = ["MFCCEncoder"]
@@ -276,21 +275,8 @@ class MFCCEncoder(BaseCellEncoder):
                 f"(sr / 2 = {self.sr / 2!r} when fmax is None)"
             )
 
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names, e.g. ``mfcc0_mean``, ``delta_mfcc3_std``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the column seen during ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``<block><k>_<stat>``, stat-major (see Notes of the class).
-        """
-        check_is_fitted(self, "n_features_out_")
-        _check_feature_names_in(self, input_features, generate_names=False)
+    def _feature_names(self):
+        """``<block><k>_<stat>``, stat-major (see Notes of the class)."""
         rows = [
             f"{prefix}{k}"
             for prefix in _DELTA_PREFIXES[: 1 + self.deltas]
@@ -594,15 +580,7 @@ def _length_groups(lengths, n_fft, max_samples):
 
 def validate_stats(stats):
     """Check a ``stats`` parameter: distinct names among ``_STATS``."""
-    if len(stats) == 0 or any(
-        not isinstance(stat, str) or stat not in _STATS for stat in stats
-    ):
-        raise ValueError(
-            f"stats={stats!r} is not valid: expected a non-empty tuple of "
-            f"names among {_STATS!r}"
-        )
-    if len(set(stats)) != len(stats):
-        raise ValueError(f"stats={stats!r} names a statistic twice")
+    check_names("stats", stats, _STATS, item="statistic")
 
 
 def _delta_width(n_frames):

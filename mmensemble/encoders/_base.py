@@ -18,14 +18,10 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from joblib.parallel import BACKENDS, get_active_backend
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._compat import HasMethods, Interval, StrOptions
+from .._compat import HasMethods, Interval, StrOptions, _check_feature_names_in
 from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError
 from .._parallel import Parallel, delayed
@@ -63,16 +59,16 @@ class ErrorsTableMixin:
         super().__setstate__(state)
 
 
-class BaseCellEncoder(
-    ErrorsTableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class BaseCellEncoder(ErrorsTableMixin, TransformerMixin, BaseEstimator):
     """Base class of the encoders that turn a column of cells into vectors.
 
     Subclasses implement ``_decode(cell)`` (thread safe; raise on a bad cell),
     ``_embed(decoded_cells)`` (a batch, returns ``(n, n_features_out_)``
     ``float32``), ``_output_width()`` and optionally ``_prepare()`` (load the
     runtime state, e.g. network weights, into attributes named in
-    ``_runtime_attributes``, which are not pickled and come back lazily).
+    ``_runtime_attributes``, which are not pickled and come back lazily) and
+    ``_feature_names()`` (the output names, when they say more than
+    ``<class name><k>``).
     ``_libraries`` names the distributions whose versions change the output
     and ``_fingerprint_extra()`` may add identity (a digest of the weights):
     both enter the cache fingerprint.
@@ -160,6 +156,33 @@ class BaseCellEncoder(
         self.errors_ = errors_frame(errors)
         return encoded
 
+    def get_feature_names_out(self, input_features=None):
+        """Get the output feature names.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the column seen during ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per output column, in order: the class name in lower case
+            and the column's position (``imageencoder0``, ...), or names that
+            say what each column holds, given in the Notes of the encoder's
+            class (``mfcc0_mean``, ``ch0_std``...).
+        """
+        check_is_fitted(self, "n_features_out_")
+        _check_feature_names_in(self, input_features, generate_names=False)
+        return self._feature_names()
+
+    def _feature_names(self):
+        """The output names of a fitted encoder, ``<class name><k>`` by default."""
+        prefix = type(self).__name__.lower()
+        return np.asarray(
+            [f"{prefix}{k}" for k in range(self.n_features_out_)], dtype=object
+        )
+
     def _encode(self, cells):
         """Encode a Series of cells: cached ones from the cache, the rest fresh.
 
@@ -236,11 +259,7 @@ class BaseCellEncoder(
                 decoded_positions, decoded, errors = [], [], []
                 for position, future in batch:
                     result = future.result()
-                    if isinstance(result, CellDecodeError):
-                        if self.on_error == "raise":
-                            raise result
-                        errors.append(result)
-                    else:
+                    if self._is_decoded(result, errors):
                         decoded_positions.append(position)
                         decoded.append(result)
                 top_up()
@@ -279,6 +298,19 @@ class BaseCellEncoder(
             return self._decode(value)
         except Exception as exc:  # any failure of a cell is that cell's error
             return CellDecodeError(row, column, value, f"{type(exc).__name__}: {exc}")
+
+    def _is_decoded(self, result, errors):
+        """Whether a result of ``_decode_cell`` is a decoded cell.
+
+        A bad cell (a ``CellDecodeError``) is raised under ``on_error="raise"``;
+        under ``"missing"`` it is appended to ``errors`` and False returned.
+        """
+        if not isinstance(result, CellDecodeError):
+            return True
+        if self.on_error == "raise":
+            raise result
+        errors.append(result)
+        return False
 
     def _decode_threads(self):
         if self.n_jobs is None:
@@ -329,10 +361,6 @@ class BaseCellEncoder(
             if any(not hasattr(self, name) for name in self._runtime_attributes):
                 self._prepare()
 
-    @property
-    def _n_features_out(self):
-        return self.n_features_out_
-
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the live object keeps them
         for name in self._runtime_attributes:
@@ -369,6 +397,47 @@ def _remote_backend_active():
 
 
 _LOCAL_BACKENDS = ("loky", "threading", "multiprocessing", "sequential")
+
+
+def check_names(parameter, value, allowed, *, item="name", error=ValueError):
+    """Check a parameter that names some of ``allowed``, each at most once.
+
+    Parameters
+    ----------
+    parameter : str
+        The parameter's name, for the messages.
+    value : str or sequence of str
+        Its value: a non-empty sequence of names (a single name, where the
+        parameter may be one, counts as a sequence of one).
+    allowed : tuple of str
+        The names it may hold.
+    item : str, default="name"
+        What a name stands for, for the message (``"statistic"``...).
+    error : type, default=ValueError
+        The exception raised.
+
+    Returns
+    -------
+    names : tuple of str
+        The names, in order.
+
+    Raises
+    ------
+    error
+        When a name is not allowed, none is given, or one is given twice; the
+        message names the parameter.
+    """
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not names or any(
+        not isinstance(name, str) or name not in allowed for name in names
+    ):
+        raise error(
+            f"{parameter}={value!r} is not valid: expected a non-empty tuple of "
+            f"names among {allowed!r}"
+        )
+    if len(set(names)) != len(names):
+        raise error(f"{parameter}={value!r} names a {item} twice")
+    return names
 
 
 def errors_frame(errors):

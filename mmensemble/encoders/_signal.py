@@ -22,13 +22,12 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Interval, StrOptions, _check_feature_names_in
+from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
-from .._exceptions import BadCellWarning, CellDecodeError, MMEnsembleError
-from ._base import BaseCellEncoder, _bad_cells_message
+from .._exceptions import BadCellWarning, MMEnsembleError
+from ._base import BaseCellEncoder, _bad_cells_message, check_names
 from ._cells import as_cell_series, missing_mask
 from ._docs import ENCODER_DOCS
 
@@ -293,16 +292,9 @@ class SignalEncoder(BaseCellEncoder):
 
     def _validate_params(self):
         super()._validate_params()
-        features = tuple(self.features)
-        if not features or any(
-            not isinstance(name, str) or name not in _FEATURES for name in features
-        ):
-            raise SignalEncoderError(
-                f"features={self.features!r} is not valid: expected a non-empty "
-                f"tuple of names among {_FEATURES!r}"
-            )
-        if len(set(features)) != len(features):
-            raise SignalEncoderError(f"features={self.features!r} names a block twice")
+        features = check_names(
+            "features", self.features, _FEATURES, item="block", error=SignalEncoderError
+        )
         levels = tuple(self.quantiles)
         if "quantiles" in features and (
             not levels
@@ -398,11 +390,7 @@ class SignalEncoder(BaseCellEncoder):
         series, errors = [], []
 
         def keep(result):
-            if isinstance(result, CellDecodeError):
-                if self.on_error == "raise":
-                    raise result
-                errors.append(result)
-            else:
+            if self._is_decoded(result, errors):
                 series.append(result)
 
         while self.n_channels_ is None and present:
@@ -468,24 +456,8 @@ class SignalEncoder(BaseCellEncoder):
 
     # ---------------------------------------------------------------- output
 
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names, e.g. ``ch0_mean``, ``corr_ch0_ch1``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the column seen during ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            In output order (see Notes of the class).
-        """
-        check_is_fitted(self, "n_features_out_")
-        _check_feature_names_in(self, input_features, generate_names=False)
-        return self._feature_names()
-
     def _feature_names(self):
+        """``ch0_mean``, ``corr_ch0_ch1``..., in output order (see Notes)."""
         names = []
         for block in self.features:
             names.extend(self._block_names(block))

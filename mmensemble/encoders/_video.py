@@ -10,13 +10,12 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Interval, StrOptions, _check_feature_names_in
+from .._compat import Interval, StrOptions
 from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError
 from .._parallel import Parallel, delayed
-from ._base import BaseCellEncoder, _bad_cells_message
+from ._base import BaseCellEncoder, _bad_cells_message, check_names
 from ._cells import as_cell_series, missing_mask
 from ._docs import ENCODER_DOCS
 from ._image import ImageEncoder
@@ -123,6 +122,10 @@ class VideoEncoder(BaseCellEncoder):
     rounded to a quarter turn and applied (as FFmpeg's players do); its flips
     are not.
 
+    The output columns are stat-major, named ``frames_<stat><k>``:
+    ``frames_mean0``, ``frames_mean1``, ..., then the next statistic of
+    ``pooling``.
+
     Examples
     --------
     >>> from mmensemble import ImageEncoder, VideoEncoder
@@ -190,33 +193,13 @@ class VideoEncoder(BaseCellEncoder):
                 "n_frames=None needs every_seconds: without it, n_frames is the "
                 "number of frames sampled per clip"
             )
-        names = self._pooling_names()
-        if not names or any(name not in _POOLINGS for name in names):
-            raise ValueError(
-                f"pooling={self.pooling!r} is not valid: expected one of "
-                f"{_POOLINGS!r} or a non-empty tuple of them"
-            )
-        if len(set(names)) != len(names):
-            raise ValueError(f"pooling={self.pooling!r} names a statistic twice")
+        check_names("pooling", self.pooling, _POOLINGS, item="statistic")
 
     def _pooling_names(self):
         return (self.pooling,) if isinstance(self.pooling, str) else tuple(self.pooling)
 
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names, ``frames_<stat><k>``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the column seen during ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``frames_mean0``, ``frames_mean1``, ..., then the next statistic.
-        """
-        check_is_fitted(self, "n_features_out_")
-        _check_feature_names_in(self, input_features, generate_names=False)
+    def _feature_names(self):
+        """``frames_mean0``, ``frames_mean1``, ..., then the next statistic."""
         width = self.image_encoder_.n_features_out_
         return np.asarray(
             [

@@ -26,9 +26,8 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Interval, StrOptions, _check_feature_names_in
+from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
 from ._audio import _NUMPY_STATS, validate_stats
@@ -236,21 +235,8 @@ class WhisperEncoder(BaseCellEncoder):
         super()._validate_params()
         validate_stats(self.stats)
 
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names, e.g. ``whisper0_mean``, ``whisper7_std``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the column seen during ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``whisper<k>_<stat>``, stat-major.
-        """
-        check_is_fitted(self, "n_features_out_")
-        _check_feature_names_in(self, input_features, generate_names=False)
+    def _feature_names(self):
+        """``whisper<k>_<stat>``, stat-major."""
         width = self.n_features_out_ // len(self.stats)
         return np.asarray(
             [f"whisper{k}_{stat}" for stat in self.stats for k in range(width)],
