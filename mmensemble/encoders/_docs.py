@@ -42,6 +42,17 @@ n_features_in_ : int
 
     feature_names_in_ : ndarray of shape (1,)
         The column name, when ``X`` was a one-column DataFrame during ``fit``.""",
+    # The end of the docstring of a function that exports an ONNX graph.
+    "onnx_graph": """\
+Returns
+    -------
+    graph : bytes
+        The serialised ONNX model.
+
+    Raises
+    ------
+    ExportError
+        When ``model`` cannot be exported to ONNX.""",
     # Method sections, indented for a method's docstring.
     "fit": """\
 Parameters

@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from .._deps import import_optional
+from .._docstrings import fill_doc
 from .._exceptions import MMEnsembleError
+from ._docs import ENCODER_DOCS
 
 __all__ = [
     "ExportError",
@@ -292,6 +294,7 @@ def _cuda_possible():
     return True
 
 
+@fill_doc(ENCODER_DOCS)
 def pooled_features_graph(model, input_size):
     """The ONNX bytes of ``model`` followed by global average pooling.
 
@@ -304,29 +307,15 @@ def pooled_features_graph(model, input_size):
         Side of the square ``(n, 3, input_size, input_size)`` input; the batch
         size stays free.
 
-    Returns
-    -------
-    graph : bytes
-
-    Raises
-    ------
-    ExportError
-        When the module cannot be exported to ONNX.
+    %(onnx_graph)s
     """
     import torch
 
     from .._torch_utils import pooled_features
 
-    class PooledFeatures(torch.nn.Module):
-        def __init__(self, backbone):
-            super().__init__()
-            self.backbone = backbone
-
-        def forward(self, batch):
-            return pooled_features(self.backbone, batch)
-
     return export_graph(
-        PooledFeatures(model).eval(),
+        model,
+        pooled_features,
         (torch.zeros(1, 3, input_size, input_size),),
         input_names=["images"],
         output_names=["features"],
@@ -335,13 +324,20 @@ def pooled_features_graph(model, input_size):
     )
 
 
-def export_graph(module, example, *, input_names, output_names, dynamic_axes, what):
-    """The ONNX bytes of ``module`` traced on ``example`` (opset 17, one at a time).
+@fill_doc(ENCODER_DOCS)
+def export_graph(
+    model, forward, example, *, input_names, output_names, dynamic_axes, what
+):
+    """The ONNX bytes of ``forward(model, *example)`` (opset 17, one at a time).
 
     Parameters
     ----------
-    module : torch.nn.Module
-        On the CPU, in eval mode.
+    model : torch.nn.Module
+        On the CPU, in eval mode: the weights of the graph.
+    forward : callable
+        ``forward(model, *tensors)`` computes the graph's outputs; it is
+        traced, on ``example``, as the ``forward`` of a module holding
+        ``model``.
     example : tuple of torch.Tensor
         The inputs it is traced on.
     input_names, output_names : list of str
@@ -350,16 +346,17 @@ def export_graph(module, example, *, input_names, output_names, dynamic_axes, wh
     what : str
         What is exported, for the error message.
 
-    Returns
-    -------
-    graph : bytes
-
-    Raises
-    ------
-    ExportError
-        When the module cannot be exported to ONNX.
+    %(onnx_graph)s
     """
     import torch
+
+    class Traced(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors):
+            return forward(self.model, *tensors)
 
     buffer = io.BytesIO()
     try:
@@ -368,7 +365,7 @@ def export_graph(module, example, *, input_names, output_names, dynamic_axes, wh
             # right, since the traced shapes are fixed) are not the user's concern.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module,
+                Traced().eval(),
                 example,
                 buffer,
                 dynamo=False,

@@ -315,6 +315,7 @@ def _input_names(model):
     ]
 
 
+@fill_doc(ENCODER_DOCS)
 def sentence_transformer_graph(model, names):
     """The ONNX bytes of a SentenceTransformer's forward pass (CPU, float32).
 
@@ -327,32 +328,19 @@ def sentence_transformer_graph(model, names):
         The ``(n, t)`` tensor inputs, e.g. ``input_ids``, ``attention_mask``;
         both dimensions stay free.
 
-    Returns
-    -------
-    graph : bytes
-
-    Raises
-    ------
-    ExportError
-        When the model cannot be exported to ONNX.
+    %(onnx_graph)s
     """
-    import torch
-
     from ._onnx import export_graph
 
-    class SentenceEmbedding(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *tensors):
-            features = {**dict(zip(names, tensors, strict=True)), "modality": "text"}
-            return self.inner(features)["sentence_embedding"]
+    def sentence_embedding(model, *tensors):
+        features = {**dict(zip(names, tensors, strict=True)), "modality": "text"}
+        return model(features)["sentence_embedding"]
 
     example = model.preprocess(["a short example", "and another, longer example"])
     free = {0: "n", 1: "t"}
     return export_graph(
-        SentenceEmbedding(model).eval(),
+        model,
+        sentence_embedding,
         tuple(example[name] for name in names),
         input_names=names,
         output_names=["sentence_embedding"],
