@@ -5,8 +5,14 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.compose import make_column_selector
+from _modality_data import (
+    NoMissingAllowed,
+    hide,
+    on_all_columns,
+    one_per_modality,
+    three_modalities,
+)
+from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
     RandomForestClassifier,
@@ -28,32 +34,21 @@ from mmensemble import (
     ModalityStackingRegressor,
 )
 
-ALL_COLUMNS = make_column_selector()
-
 
 @parametrize_with_checks(
     [
-        ModalityStackingClassifier([("all", LogisticRegression(), ALL_COLUMNS)], cv=2),
+        ModalityStackingClassifier(on_all_columns(all=LogisticRegression()), cv=2),
         ModalityStackingClassifier(
-            [
-                ("bayes", GaussianNB(), ALL_COLUMNS),
-                (
-                    "tree",
-                    DecisionTreeClassifier(max_depth=3, random_state=0),
-                    ALL_COLUMNS,
-                ),
-            ],
+            on_all_columns(
+                bayes=GaussianNB(),
+                tree=DecisionTreeClassifier(max_depth=3, random_state=0),
+            ),
             cv=2,
         ),
         ModalityStackingRegressor(
-            [
-                ("linear", Ridge(), ALL_COLUMNS),
-                (
-                    "tree",
-                    DecisionTreeRegressor(max_depth=3, random_state=0),
-                    ALL_COLUMNS,
-                ),
-            ],
+            on_all_columns(
+                linear=Ridge(), tree=DecisionTreeRegressor(max_depth=3, random_state=0)
+            ),
             cv=2,
         ),
     ]
@@ -62,41 +57,13 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def three_modalities(n, *, n_classes, seed, separation=1.2):
-    """Three independent 3-column modalities of equal strength.
-
-    Class ``k`` is centred at ``separation`` times the ``k``-th unit vector in
-    every modality, with independent unit noise: each modality carries part of
-    the signal, and together they carry more.
-    """
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, n_classes, size=n)
-    columns, modalities = {}, {}
-    for m in range(3):
-        block = separation * np.eye(3)[y] + rng.normal(size=(n, 3))
-        names = [f"m{m}_{j}" for j in range(3)]
-        columns.update(zip(names, block.T, strict=True))
-        modalities[f"m{m}"] = names
-    return pd.DataFrame(columns), y, modalities
-
-
-def hide(X, columns, fraction, seed):
-    """A copy of X with ``columns`` missing (NaN) in ``fraction`` of the rows."""
-    rng = np.random.default_rng(seed)
-    X = X.copy()
-    X.loc[rng.random(len(X)) < fraction, columns] = np.nan
-    return X
-
-
 def stack(modalities, **params):
     params.setdefault("cv", 3)
     return ModalityStackingClassifier(
-        [(name, LogisticRegression(), cols) for name, cols in modalities.items()],
-        **params,
+        one_per_modality(LogisticRegression(), modalities), **params
     )
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize(
     "base",
     [
@@ -106,18 +73,11 @@ def stack(modalities, **params):
     ],
     ids=["predict_proba", "forest", "decision_function"],
 )
-def test_single_modality_covering_all_columns_equals_sklearn(base, n_classes):
-    X, y = make_classification(
-        n_samples=120,
-        n_features=6,
-        n_informative=4,
-        n_classes=n_classes,
-        random_state=0,
-    )
-    X = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+def test_single_modality_covering_all_columns_equals_sklearn(base, six_features):
+    X, y = six_features
     cv = StratifiedKFold(4, shuffle=True, random_state=0)
     # the default modality_dropout does nothing with a single modality
-    ours = ModalityStackingClassifier([("all", base, ALL_COLUMNS)], cv=cv).fit(X, y)
+    ours = ModalityStackingClassifier(on_all_columns(all=base), cv=cv).fit(X, y)
     theirs = StackingClassifier([("all", base)], cv=cv).fit(X, y)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X))
@@ -158,31 +118,12 @@ def test_regressor_equals_sklearn_without_missing_data():
     np.testing.assert_allclose(ours.transform(X), theirs.transform(X))
 
 
-class NoMissingAllowed(ClassifierMixin, BaseEstimator):
-    """A classifier that fails loudly if it is ever shown a missing cell."""
-
-    def fit(self, X, y):
-        assert not pd.isna(X).to_numpy().any()
-        self.n_seen_ = len(X)
-        self.inner_ = LogisticRegression().fit(X, y)
-        self.classes_ = self.inner_.classes_
-        return self
-
-    def predict(self, X):
-        assert not pd.isna(X).to_numpy().any()
-        return self.inner_.predict(X)
-
-    def predict_proba(self, X):
-        assert not pd.isna(X).to_numpy().any()
-        return self.inner_.predict_proba(X)
-
-
 def test_missing_rows_are_never_shown_and_oof_predictions_are_kept():
     X, y, modalities = three_modalities(120, n_classes=3, seed=0)
     X = hide(X, modalities["m1"], 0.3, seed=1)
     present = X[modalities["m1"]].notna().all(axis=1).to_numpy()
     model = ModalityStackingClassifier(
-        [(name, NoMissingAllowed(), cols) for name, cols in modalities.items()],
+        one_per_modality(NoMissingAllowed(), modalities),
         modality_dropout=0.0,
         cv=3,
     ).fit(X, y)
@@ -208,27 +149,14 @@ def test_missing_rows_are_never_shown_and_oof_predictions_are_kept():
     )
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_half_of_test_rows_missing_a_modality_degrades_gracefully(n_classes):
-    X, y, modalities = three_modalities(800, n_classes=n_classes, seed=n_classes)
-    X_train, y_train = hide(X[:400], modalities["m1"], 0.2, seed=0), y[:400]
-    X_test, y_test = X[400:].reset_index(drop=True), y[400:]
-    single = {
-        name: LogisticRegression()
-        .fit(X[:400][cols], y_train)
-        .score(X_test[cols], y_test)
-        for name, cols in modalities.items()
-    }
-    best = max(single, key=single.get)
-    X_missing = hide(X_test, modalities[best], 0.5, seed=1)
-    assert 0.4 < X_missing[modalities[best][0]].isna().mean() < 0.6
-    model = stack(modalities, random_state=0).fit(X_train, y_train)
-    complete = model.score(X_test, y_test)
-    with_missing = model.score(X_missing, y_test)
+def test_half_of_test_rows_missing_a_modality_degrades_gracefully(split):
+    model = stack(split.modalities, random_state=0).fit(split.X_train, split.y_train)
+    complete = model.score(split.X_test, split.y_test)
+    with_missing = model.score(split.X_missing, split.y_test)
     # 2 classes: singles ~0.79, fused 0.91, with missing ~0.91;
     # 3 classes: singles ~0.66, fused 0.83, with missing ~0.80
-    assert with_missing > single[best] + 0.03, (single, with_missing)
-    assert complete > single[best] + 0.05, (single, complete)
+    assert with_missing > split.best_alone + 0.03, (split.single, with_missing)
+    assert complete > split.best_alone + 0.05, (split.single, complete)
     assert model.missing_modalities_ == ["m0", "m1", "m2"]
 
 
@@ -284,9 +212,8 @@ def test_a_row_with_no_modality_gets_the_prior():
     np.testing.assert_allclose(
         model.predict_proba(mixed)[4:], model.predict_proba(X.iloc[4:8])
     )
-    regressor = ModalityStackingRegressor(
-        [(name, Ridge(), cols) for name, cols in modalities.items()]
-    ).fit(X, y.astype(float))
+    regressor = ModalityStackingRegressor(one_per_modality(Ridge(), modalities))
+    regressor.fit(X, y.astype(float))
     np.testing.assert_allclose(regressor.predict(nothing), y.mean())
 
 

@@ -5,8 +5,14 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.compose import make_column_selector
+from _modality_data import (
+    NoMissingAllowed,
+    hide,
+    on_all_columns,
+    one_per_modality,
+    three_modalities,
+)
+from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -24,35 +30,24 @@ from mmensemble import (
     ModalityVotingRegressor,
 )
 
-ALL_COLUMNS = make_column_selector()
-
 
 @parametrize_with_checks(
     [
-        ModalityVotingClassifier([("all", LogisticRegression(), ALL_COLUMNS)]),
+        ModalityVotingClassifier(on_all_columns(all=LogisticRegression())),
         ModalityVotingClassifier(
-            [
-                ("linear", LogisticRegression(), ALL_COLUMNS),
-                (
-                    "tree",
-                    DecisionTreeClassifier(max_depth=3, random_state=0),
-                    ALL_COLUMNS,
-                ),
-            ],
+            on_all_columns(
+                linear=LogisticRegression(),
+                tree=DecisionTreeClassifier(max_depth=3, random_state=0),
+            ),
             voting="soft",
             weights="auto",
             cv=2,
         ),
-        ModalityVotingRegressor([("all", Ridge(), ALL_COLUMNS)]),
+        ModalityVotingRegressor(on_all_columns(all=Ridge())),
         ModalityVotingRegressor(
-            [
-                ("linear", Ridge(), ALL_COLUMNS),
-                (
-                    "tree",
-                    DecisionTreeRegressor(max_depth=3, random_state=0),
-                    ALL_COLUMNS,
-                ),
-            ],
+            on_all_columns(
+                linear=Ridge(), tree=DecisionTreeRegressor(max_depth=3, random_state=0)
+            ),
             weights="auto",
             cv=2,
         ),
@@ -62,64 +57,11 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def three_modalities(n, *, n_classes, seed, separation=1.2):
-    """Three independent 3-column modalities of equal strength.
-
-    Class ``k`` is centred at ``separation`` times the ``k``-th unit vector in
-    every modality, with independent unit noise: each modality carries part of
-    the signal, and together they carry more.
-    """
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, n_classes, size=n)
-    columns, modalities = {}, {}
-    for m in range(3):
-        block = separation * np.eye(3)[y] + rng.normal(size=(n, 3))
-        names = [f"m{m}_{j}" for j in range(3)]
-        columns.update(zip(names, block.T, strict=True))
-        modalities[f"m{m}"] = names
-    return pd.DataFrame(columns), y, modalities
-
-
-def hide(X, columns, fraction, seed):
-    """A copy of X with ``columns`` missing (NaN) in ``fraction`` of the rows."""
-    rng = np.random.default_rng(seed)
-    X = X.copy()
-    X.loc[rng.random(len(X)) < fraction, columns] = np.nan
-    return X
-
-
-class NoMissingAllowed(ClassifierMixin, BaseEstimator):
-    """A classifier that fails loudly if it is ever shown a missing cell."""
-
-    def fit(self, X, y):
-        assert not pd.isna(X).to_numpy().any()
-        self.n_seen_ = len(X)
-        self.inner_ = LogisticRegression().fit(X, y)
-        self.classes_ = self.inner_.classes_
-        return self
-
-    def predict(self, X):
-        assert not pd.isna(X).to_numpy().any()
-        return self.inner_.predict(X)
-
-    def predict_proba(self, X):
-        assert not pd.isna(X).to_numpy().any()
-        return self.inner_.predict_proba(X)
-
-
-@pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("voting", ["hard", "soft"])
-def test_single_modality_covering_all_columns_equals_sklearn(voting, n_classes):
-    X, y = make_classification(
-        n_samples=120,
-        n_features=6,
-        n_informative=4,
-        n_classes=n_classes,
-        random_state=0,
-    )
-    X = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+def test_single_modality_covering_all_columns_equals_sklearn(voting, six_features):
+    X, y = six_features
     ours = ModalityVotingClassifier(
-        [("all", LogisticRegression(), ALL_COLUMNS)], voting=voting
+        on_all_columns(all=LogisticRegression()), voting=voting
     ).fit(X, y)
     theirs = VotingClassifier([("all", LogisticRegression())], voting=voting).fit(X, y)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
@@ -165,7 +107,7 @@ def test_each_estimator_sees_only_its_columns_and_present_rows():
     X = hide(X, modalities["m1"], 0.3, seed=1)
     n_present = int(X[modalities["m1"]].notna().all(axis=1).sum())
     vote = ModalityVotingClassifier(
-        [(name, NoMissingAllowed(), columns) for name, columns in modalities.items()],
+        one_per_modality(NoMissingAllowed(), modalities),
         voting="soft",
     ).fit(X, y)
     assert vote.named_estimators_["m1"].n_seen_ == n_present < len(X)
@@ -181,7 +123,7 @@ def test_each_estimator_sees_only_its_columns_and_present_rows():
 def test_present_modalities_vote_with_renormalised_weights():
     X, y, modalities = three_modalities(120, n_classes=3, seed=2)
     vote = ModalityVotingClassifier(
-        [(name, LogisticRegression(), cols) for name, cols in modalities.items()],
+        one_per_modality(LogisticRegression(), modalities),
         voting="soft",
         weights={"m0": 3.0, "m1": 1.0, "m2": 0.0},
     ).fit(X, y)
@@ -215,7 +157,7 @@ def test_hard_vote_uses_present_modalities_and_prior_without_any():
     X, y, modalities = three_modalities(120, n_classes=3, seed=3)
     y_text = np.array(["cat", "dog", "eel"])[y]
     vote = ModalityVotingClassifier(
-        [(name, LogisticRegression(), cols) for name, cols in modalities.items()],
+        one_per_modality(LogisticRegression(), modalities),
         weights=[1.0, 1.0, 1.5],
     ).fit(X, y_text)
     labels = {
@@ -238,32 +180,23 @@ def test_hard_vote_uses_present_modalities_and_prior_without_any():
     assert not hasattr(vote, "predict_proba")
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_half_of_test_rows_missing_a_modality_degrades_gracefully(n_classes):
-    X, y, modalities = three_modalities(800, n_classes=n_classes, seed=n_classes)
-    X_train, y_train = hide(X[:400], modalities["m1"], 0.2, seed=0), y[:400]
-    X_test, y_test = X[400:].reset_index(drop=True), y[400:]
-    single = {
-        name: LogisticRegression()
-        .fit(X[:400][cols], y_train)
-        .score(X_test[cols], y_test)
-        for name, cols in modalities.items()
-    }
-    best = max(single, key=single.get)
-    X_missing = hide(X_test, modalities[best], 0.5, seed=1)
-    assert 0.4 < X_missing[modalities[best][0]].isna().mean() < 0.6
+def test_half_of_test_rows_missing_a_modality_degrades_gracefully(split):
     for weights in (None, "auto"):
         vote = ModalityVotingClassifier(
-            [(name, LogisticRegression(), cols) for name, cols in modalities.items()],
+            one_per_modality(LogisticRegression(), split.modalities),
             voting="soft",
             weights=weights,
-        ).fit(X_train, y_train)
-        complete = vote.score(X_test, y_test)
-        with_missing = vote.score(X_missing, y_test)
+        ).fit(split.X_train, split.y_train)
+        complete = vote.score(split.X_test, split.y_test)
+        with_missing = vote.score(split.X_missing, split.y_test)
         # 2 classes: singles ~0.79, fused 0.91, with missing ~0.91;
         # 3 classes: singles ~0.66, fused 0.83, with missing ~0.80
-        assert with_missing > single[best] + 0.03, (weights, single, with_missing)
-        assert complete > single[best] + 0.05, (weights, single, complete)
+        assert with_missing > split.best_alone + 0.03, (
+            weights,
+            split.single,
+            with_missing,
+        )
+        assert complete > split.best_alone + 0.05, (weights, split.single, complete)
 
 
 @pytest.mark.parametrize("voting", ["hard", "soft"])
@@ -271,7 +204,7 @@ def test_auto_weights_give_a_useless_modality_a_small_weight(voting):
     X, y, modalities = three_modalities(300, n_classes=2, seed=4)
     X["noise"] = np.random.default_rng(0).normal(size=len(X))
     vote = ModalityVotingClassifier(
-        [(name, LogisticRegression(), cols) for name, cols in modalities.items()]
+        one_per_modality(LogisticRegression(), modalities)
         + [("noise", LogisticRegression(), ["noise"])],
         voting=voting,
         weights="auto",
@@ -328,7 +261,7 @@ def test_a_class_absent_from_a_modalitys_rows_gets_zero_probability():
     X, y, modalities = three_modalities(150, n_classes=3, seed=5)
     X.loc[y == 2, modalities["m0"]] = np.nan  # m0 never seen with class 2
     vote = ModalityVotingClassifier(
-        [(name, LogisticRegression(), cols) for name, cols in modalities.items()],
+        one_per_modality(LogisticRegression(), modalities),
         voting="soft",
         weights="auto",
     ).fit(X, y)
