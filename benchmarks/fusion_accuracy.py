@@ -28,11 +28,12 @@ network's native 224 px, about 1 point better and 3 times slower), on
 stratified subsamples of the official training and test sets. It is skipped,
 with a message, when the package is not installed.
 
-Every model comes from ``mmensemble.cli._recipes`` (and so from
-``mmensemble.default_modality_model``), as in ``mmensemble demo`` and
-``mmensemble fit``. In Part A the images, clips and texts are encoded once
-per encoder, before the models are fitted (the embedding cache), so the fit
-times compare models, not encoders.
+Every model comes from ``mmensemble.default_modality_model`` (through
+``mmensemble.cli._recipes`` for the fused ones), as in ``mmensemble fit``; Part A's
+table 1 scores the methods of ``mmensemble demo`` (``mmensemble.cli._demo``),
+with its encoder settings. In Part A the images, clips and texts are encoded
+once per encoder, before the models are fitted (the embedding cache), so the
+fit times compare models, not encoders.
 
 Usage::
 
@@ -60,26 +61,23 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
 
-from mmensemble import ModalityStackingClassifier, ModalityVotingClassifier
+from mmensemble import (
+    ModalityStackingClassifier,
+    ModalityVotingClassifier,
+    default_modality_model,
+)
+from mmensemble.cli._demo import (
+    ENCODER_SETS,
+    IMAGE_SIZE,
+    ROLES,
+    SR,
+    encode_once,
+    fused_methods,
+    unimodal_methods,
+)
 from mmensemble.cli._main import main as mmensemble_main
-from mmensemble.cli._recipes import build_estimator, modality_encoder, modality_model
 from mmensemble.fusion._defaults import C_GRID
 
-# Spoken digits: 8 kHz clips and 32x32 images (as in ``mmensemble demo``).
-SR = 8000
-IMAGE_SIZE = 96
-ROLES = {"image": "image", "audio": "audio", "text": "text"}
-FUSIONS = {
-    "early": "early fusion (FeatureFusion)",
-    "voting": "soft voting",
-    "stacking": "stacking",
-    "net": "fusion network",
-}
-# The text and audio encoders of each run of the methods, by display name.
-ENCODER_SETS = {
-    "TF-IDF/MFCC": {"text_encoder": "tfidf", "audio_encoder": "mfcc"},
-    "sentence/Whisper": {"text_encoder": "sentence", "audio_encoder": "whisper"},
-}
 DROP_RATES = (0.25, 0.5)
 QUICK_ROWS = {"train": 150, "test": 60}
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
@@ -147,58 +145,8 @@ def subsample(X, y, n_rows, random_state):
     return X, y
 
 
-def spoken_methods(quick, random_state):
-    """Return the unimodal and the fused estimators of Part A, by display name.
-
-    Parameters
-    ----------
-    quick : bool
-        Fewer stacking folds and network epochs.
-    random_state : int
-        Seed of the stacking and network estimators.
-
-    Returns
-    -------
-    unimodal, fused : list of (str, estimator)
-        Unfitted estimators taking the role columns: each modality alone with
-        each encoder, every fusion strategy with each encoder set, and the
-        automatic fusion with the pretrained encoders.
-    """
-    unimodal, fused, seen = [], [], set()
-    for encoders, options in ENCODER_SETS.items():
-        options = {**options, "sr": SR, "image_size": IMAGE_SIZE}
-        for role in ROLES:
-            name = (
-                f"{role} only"
-                + {
-                    "image": "",
-                    "audio": f" [{options['audio_encoder']}]",
-                    "text": f" [{options['text_encoder']}]",
-                }[role]
-            )
-            if name not in seen:
-                seen.add(name)
-                unimodal.append(
-                    (name, single_modality(modality_model(role, **options), role))
-                )
-        for fusion, label in [*FUSIONS.items(), ("auto", "auto fusion")]:
-            if fusion == "auto" and encoders != "sentence/Whisper":
-                continue
-            estimator = build_estimator(
-                fusion, ROLES, random_state=random_state, **options
-            )
-            if quick and fusion in ("stacking", "auto"):
-                estimator.set_params(cv=3)
-            if quick and fusion == "net":
-                estimator.set_params(max_epochs=20)
-            if quick and fusion == "auto":
-                estimator.set_params(net_params={"max_epochs": 20})
-            fused.append((f"{label} [{encoders}]", estimator))
-    return unimodal, fused
-
-
 def single_modality(model, role):
-    """One modality's model inside a voting classifier.
+    """One modality's model inside a voting classifier, as in the demo.
 
     The rows without the modality (15% of the texts are missing) get the
     class prior instead of crashing.
@@ -234,7 +182,7 @@ def hand_tuned_models(X_train, y_train, X_test, y_test, random_state):
         for role, column in ROLES.items():
             scores = {}
             for C in C_GRID:
-                model = modality_model(role, **options)
+                model = default_modality_model(role, **options)
                 model.steps[-1] = (
                     "logisticregression",
                     LogisticRegression(C=C, max_iter=2000),
@@ -246,13 +194,13 @@ def hand_tuned_models(X_train, y_train, X_test, y_test, random_state):
             models.append((role, scores[C][1], column))
         methods.append(
             (
-                f"soft voting, hand-tuned heads [{encoders}]",
+                f"fused: soft voting, hand-tuned heads [{encoders}]",
                 ModalityVotingClassifier(models, voting="soft"),
             )
         )
         methods.append(
             (
-                f"stacking, hand-tuned heads [{encoders}]",
+                f"fused: stacking, hand-tuned heads [{encoders}]",
                 ModalityStackingClassifier(
                     models,
                     final_estimator=LogisticRegression(max_iter=2000),
@@ -262,34 +210,6 @@ def hand_tuned_models(X_train, y_train, X_test, y_test, random_state):
             )
         )
     return methods, chosen
-
-
-def encode_once(X_train, X_test):
-    """Fill the embedding cache with every image, clip and text of every encoder.
-
-    Parameters
-    ----------
-    X_train, X_test : DataFrame
-        The rows of both splits.
-
-    Returns
-    -------
-    seconds : dict of str to float
-        Encoding time of each encoder.
-    """
-    seconds = {}
-    encoders = [("image", {})]
-    for options in ENCODER_SETS.values():
-        encoders.append(("audio", options))
-        if options["text_encoder"] != "tfidf":
-            encoders.append(("text", options))
-    for role, options in encoders:
-        cells = pd.concat([X_train[role], X_test[role]], ignore_index=True).dropna()
-        encoder = modality_encoder(role, sr=SR, image_size=IMAGE_SIZE, **options)
-        start = time.perf_counter()
-        encoder.fit(cells).transform(cells)
-        seconds[type(encoder).__name__] = time.perf_counter() - start
-    return seconds
 
 
 def fit_and_score(name, estimator, X_train, y_train, X_test, y_test):
@@ -468,7 +388,8 @@ def run_spoken(quick, random_state):
         + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()),
         flush=True,
     )
-    unimodal, fused = spoken_methods(quick, random_state)
+    unimodal = unimodal_methods()
+    fused = fused_methods(quick=quick, random_state=random_state)
     scores = pd.DataFrame(
         [
             fit_and_score(name, estimator, X_train, y_train, X_test, y_test)
@@ -496,7 +417,7 @@ def run_spoken(quick, random_state):
         [
             name
             for name in scores.index
-            if name.split(" [")[0] in ("soft voting", "stacking")
+            if name.split(" [")[0] in ("fused: soft voting", "fused: stacking")
         ]
     ].rename(index=lambda name: name.replace(" [", ", default heads ["))
     print(
@@ -514,7 +435,7 @@ def run_spoken(quick, random_state):
     print(format_table(table))
     accuracy, output, fit_seconds = no_flag_fit(quick, random_state)
     best_single = scores.loc[
-        [name for name, _ in fused if not name.startswith("auto")], "accuracy"
+        [name for name, _ in fused if not name.startswith("fused: auto")], "accuracy"
     ]
     print(
         "\n4. `mmensemble fit train.csv --target label`, no other flag "
@@ -616,14 +537,14 @@ def run_fashion(directory, n_train, n_test, image_size, random_state):
     X_train, X_test, y_train, y_test = load_fashion(
         directory, n_train, n_test, random_state
     )
-    cnn = modality_model("image", image_size=image_size)
+    cnn = default_modality_model("image", image_size=image_size)
     size = f"{image_size} px" if image_size else "224 px (native)"
     print(
         f"== Part B: Fashion-MNIST, image only, {len(X_train)} training and "
         f"{len(X_test)} test images (28x28 grayscale), network input {size}"
     )
     # The same scaler and logistic regression, on pixels instead of embeddings.
-    pixels = modality_model("image").set_params(
+    pixels = default_modality_model("image").set_params(
         imageencoder=FunctionTransformer(flatten_pixels)
     )
     methods = [

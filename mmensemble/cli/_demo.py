@@ -8,7 +8,8 @@ and once with the pretrained encoders (sentence embeddings, Whisper), and the
 automatic fusion picks among the pretrained ones. Every method uses encoders
 with the same parameters, so each image and clip is encoded once per encoder
 (the embedding cache) and the fit and predict times compare the models, not
-the encoding.
+the encoding. ``benchmarks/fusion_accuracy.py`` scores the same methods, built
+by :func:`unimodal_methods` and :func:`fused_methods`.
 """
 
 import sys
@@ -25,9 +26,9 @@ __all__ = ["run_demo"]
 
 # Encoder settings shared by every method: the clips are 8 kHz, the images
 # 32x32 pixels, which gain nothing from being upscaled to 224.
-_SR = 8000
-_IMAGE_SIZE = 96
-_ROLES = {"image": "image", "audio": "audio", "text": "text"}
+SR = 8000
+IMAGE_SIZE = 96
+ROLES = {"image": "image", "audio": "audio", "text": "text"}
 # The text and audio encoders of each run of the methods, by display name.
 ENCODER_SETS = {
     "TF-IDF/MFCC": {"text_encoder": "tfidf", "audio_encoder": "mfcc"},
@@ -98,16 +99,16 @@ def _run(quick, n_jobs, random_state, file):
         f"spoken by {X_test['voice'].nunique()} voices unseen in training",
         file=file,
     )
-    X_train, X_test = X_train[list(_ROLES)], X_test[list(_ROLES)]
-    seconds = _encode_once(X_train, X_test)
+    X_train, X_test = X_train[list(ROLES)], X_test[list(ROLES)]
+    seconds = encode_once(X_train, X_test)
     print(
         "encoding, once for all methods: "
         + ", ".join(f"{role} {value:.1f} s" for role, value in seconds.items()),
         file=file,
     )
-    fused = _fused_methods(quick=quick, n_jobs=n_jobs, random_state=random_state)
+    fused = fused_methods(quick=quick, n_jobs=n_jobs, random_state=random_state)
     rows, fitted = [], {}
-    methods = tqdm([*_unimodal_methods(), *fused], desc="fitting", unit="model")
+    methods = tqdm([*unimodal_methods(), *fused], desc="fitting", unit="model")
     for name, estimator in methods:
         methods.set_postfix_str(name)
         start = time.perf_counter()
@@ -158,26 +159,24 @@ def _load(quick, random_state):
         audio_format="array",
     )
     if quick:
-        X_train, _, y_train, _ = train_test_split(
-            X_train,
-            y_train,
-            train_size=_QUICK_ROWS["train"],
-            stratify=y_train,
-            random_state=random_state,
+        X_train, y_train = _subsample(
+            X_train, y_train, _QUICK_ROWS["train"], random_state
         )
-        X_test, _, y_test, _ = train_test_split(
-            X_test,
-            y_test,
-            train_size=_QUICK_ROWS["test"],
-            stratify=y_test,
-            random_state=random_state,
-        )
+        X_test, y_test = _subsample(X_test, y_test, _QUICK_ROWS["test"], random_state)
     return X_train, X_test, np.asarray(y_train), np.asarray(y_test)
 
 
-def _encode_once(X_train, X_test):
+def _subsample(X, y, n_rows, random_state):
+    """A stratified random subsample of ``n_rows`` rows of ``X`` and ``y``."""
+    X, _, y, _ = train_test_split(
+        X, y, train_size=n_rows, stratify=y, random_state=random_state
+    )
+    return X, y
+
+
+def encode_once(X_train, X_test):
     """Fill the embedding cache with every cell of every encoder; return seconds."""
-    from ._recipes import modality_encoder
+    from ..fusion._defaults import default_encoder
 
     seconds = {}
     encoders = [("image", "image", {})]
@@ -187,21 +186,21 @@ def _encode_once(X_train, X_test):
             encoders.append(("text", options["text_encoder"], options))
     for role, name, options in encoders:
         cells = pd.concat([X_train[role], X_test[role]], ignore_index=True).dropna()
-        encoder = modality_encoder(role, sr=_SR, image_size=_IMAGE_SIZE, **options)
+        encoder = default_encoder(role, sr=SR, image_size=IMAGE_SIZE, **options)
         start = time.perf_counter()
         encoder.set_params(verbose=1).fit(cells).transform(cells)
         seconds[_ENCODER_NAMES.get(name, name)] = time.perf_counter() - start
     return seconds
 
 
-def _unimodal_methods():
+def unimodal_methods():
     """One model per modality and encoder, by display name."""
+    from ..fusion._defaults import default_modality_model
     from ..fusion._voting import ModalityVotingClassifier
-    from ._recipes import modality_model
 
     methods, seen = [], set()
     for options in ENCODER_SETS.values():
-        for role, column in _ROLES.items():
+        for role, column in ROLES.items():
             name = {"text": options["text_encoder"], "audio": options["audio_encoder"]}
             label = f"{role} only" + (
                 f" [{_ENCODER_NAMES[name[role]]}]" if role in name else ""
@@ -209,7 +208,9 @@ def _unimodal_methods():
             if label in seen:
                 continue
             seen.add(label)
-            model = modality_model(role, sr=_SR, image_size=_IMAGE_SIZE, **options)
+            model = default_modality_model(
+                role, sr=SR, image_size=IMAGE_SIZE, **options
+            )
             # A single modality in the voting classifier: the rows without it
             # (some texts are missing) get the class prior.
             methods.append(
@@ -221,8 +222,12 @@ def _unimodal_methods():
     return methods
 
 
-def _fused_methods(*, quick, n_jobs, random_state):
-    """The fusion strategies of ``mmensemble fit`` with each encoder set."""
+def fused_methods(*, quick=False, n_jobs=None, random_state=0):
+    """The fusion strategies of ``mmensemble fit`` with each encoder set.
+
+    Unfitted, by display name; ``quick`` gives fewer stacking folds and network
+    epochs. The automatic fusion runs with the pretrained encoders only.
+    """
     from ._recipes import build_estimator
 
     labels = {
@@ -239,9 +244,9 @@ def _fused_methods(*, quick, n_jobs, random_state):
                 continue
             estimator = build_estimator(
                 fusion,
-                _ROLES,
-                sr=_SR,
-                image_size=_IMAGE_SIZE,
+                ROLES,
+                sr=SR,
+                image_size=IMAGE_SIZE,
                 random_state=random_state,
                 n_jobs=n_jobs,
                 **options,

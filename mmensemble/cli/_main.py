@@ -196,7 +196,8 @@ def _parser():
     )
     fit.set_defaults(command=_run_fit)
 
-    predict = commands.add_parser(
+    predict = _model_command(
+        commands,
         "predict",
         help="apply a saved model to a CSV file",
         description=(
@@ -204,9 +205,8 @@ def _parser():
             "column (or the row number), 'prediction' and, for classifiers "
             "with probabilities, one 'proba_<class>' column per class."
         ),
+        data_help="table to predict",
     )
-    predict.add_argument("model", metavar="MODEL", help="file written by fit")
-    predict.add_argument("data", metavar="DATA.csv", help="table to predict")
     predict.add_argument(
         "-o", "--output", required=True, metavar="PRED.csv", help="CSV file to write"
     )
@@ -222,7 +222,8 @@ def _parser():
     )
     predict.set_defaults(command=_run_predict)
 
-    evaluate = commands.add_parser(
+    evaluate = _model_command(
+        commands,
         "evaluate",
         help="score a saved model on a labelled CSV file",
         description=(
@@ -231,9 +232,8 @@ def _parser():
             "and draw them: confusion_matrix.png (or prediction_error.png) and "
             "modality_importance.png in DIR."
         ),
+        data_help="labelled table",
     )
-    evaluate.add_argument("model", metavar="MODEL", help="file written by fit")
-    evaluate.add_argument("data", metavar="DATA.csv", help="labelled table")
     evaluate.add_argument(
         "--target",
         default=None,
@@ -264,6 +264,14 @@ def _parser():
     )
     evaluate.set_defaults(command=_run_evaluate)
     return parser
+
+
+def _model_command(commands, name, *, help, description, data_help):
+    """Add the subcommand ``name``, which applies a saved MODEL to DATA.csv."""
+    command = commands.add_parser(name, help=help, description=description)
+    command.add_argument("model", metavar="MODEL", help="file written by fit")
+    command.add_argument("data", metavar="DATA.csv", help=data_help)
+    return command
 
 
 def _run_demo(args):

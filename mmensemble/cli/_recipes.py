@@ -32,8 +32,6 @@ __all__ = [
     "RoleModel",
     "build_estimator",
     "check_roles",
-    "modality_encoder",
-    "modality_model",
     "role_columns",
 ]
 
@@ -41,48 +39,6 @@ ROLES = ("image", "audio", "text", "video", "signal", "categorical", "tabular")
 FUSIONS = ("auto", "early", "voting", "stacking", "net")
 # Roles whose columns form one modality together (the others: one per column).
 _GROUPED = ("categorical", "tabular")
-
-
-def modality_encoder(role, **options):
-    """Return the transformer turning the cells of ``role`` into features.
-
-    Parameters
-    ----------
-    role : {"image", "audio", "text", "video", "signal", "categorical", \
-"tabular"}
-        What the modality's columns hold.
-    **options
-        ``text_encoder``, ``audio_encoder``, ``sr``, ``image_size`` of
-        :func:`mmensemble.default_encoder`.
-
-    Returns
-    -------
-    encoder : transformer
-        :func:`mmensemble.default_encoder` of the role.
-    """
-    return default_encoder(role, **options)
-
-
-def modality_model(role, *, task="classification", **options):
-    """Return a single-modality model: the role's encoder and a tuned head.
-
-    Parameters
-    ----------
-    role : {"image", "audio", "text", "video", "signal", "categorical", \
-"tabular"}
-        What the modality's columns hold.
-    task : {"classification", "regression"}, default="classification"
-        What the model predicts.
-    **options
-        ``text_encoder``, ``audio_encoder``, ``sr``, ``image_size`` of
-        :func:`mmensemble.default_modality_model`.
-
-    Returns
-    -------
-    model : Pipeline
-        :func:`mmensemble.default_modality_model` of the role.
-    """
-    return default_modality_model(role, task=task, **options)
 
 
 def build_estimator(
@@ -105,8 +61,9 @@ def build_estimator(
         ``"early"``: :class:`~mmensemble.FeatureFusion` of the modality
         encoders followed by a self-tuning linear model
         (:func:`~mmensemble.default_head`). ``"voting"``: soft voting
-        (averaging for regression) over one :func:`modality_model` per
-        modality. ``"stacking"``: the tuned meta-learner
+        (averaging for regression) over one
+        :func:`~mmensemble.default_modality_model` per modality.
+        ``"stacking"``: the tuned meta-learner
         (:func:`~mmensemble.default_meta_learner`) over their out-of-fold
         predictions. ``"net"``: a shared-layer network over the encoders'
         blocks, with auxiliary per-modality heads (multi-task learning), its
@@ -167,7 +124,7 @@ def build_estimator(
     classification = task == "classification"
     if fusion in ("auto", "voting", "stacking"):
         models = [
-            (name, modality_model(role, task=task, **options), columns)
+            (name, default_modality_model(role, task=task, **options), columns)
             for name, role, columns in modalities(roles)
         ]
         if fusion == "auto":
@@ -188,7 +145,7 @@ def build_estimator(
             n_jobs=n_jobs,
         )
     encoders = [
-        (name, modality_encoder(role, **options), columns)
+        (name, default_encoder(role, **options), columns)
         for name, role, columns in modalities(roles)
     ]
     if fusion == "early":
