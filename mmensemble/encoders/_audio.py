@@ -130,16 +130,10 @@ class MFCCEncoder(BaseCellEncoder):
         by length: larger batches waste less padding and, on a CPU with many
         cores, give more groups to compute in parallel.
 
-    n_jobs : int, default=None
-        Threads decoding (reading, resampling) clips while the previous batch
-        is embedded. ``None`` means ``min(4, os.cpu_count())``; ``-1`` all
-        processors.
+    %(n_jobs)s
+        Decoding a clip is reading and resampling it.
 
-    %(on_error)s
-
-    %(verbose)s
-
-    %(memory)s
+    %(on_error_verbose_memory)s
 
     Attributes
     ----------

@@ -7,6 +7,10 @@ Filled into the encoders' docstrings (and their ``fit``'s) by
 __all__ = ["ENCODER_DOCS"]
 
 ENCODER_DOCS = {
+    "n_jobs": """\
+n_jobs : int, default=None
+        Threads decoding cells while the previous batch is embedded. ``None``
+        means ``min(4, os.cpu_count())``; ``-1`` all processors.""",
     "on_error": """\
 on_error : {"raise", "missing"}, default="raise"
         What a cell that cannot be decoded does: raise a
@@ -67,3 +71,7 @@ Parameters
         self : object
             The fitted encoder.""",
 }
+# The last three parameters of every encoder, for one that adds nothing to them.
+ENCODER_DOCS["on_error_verbose_memory"] = "\n\n    ".join(
+    ENCODER_DOCS[name] for name in ("on_error", "verbose", "memory")
+)

@@ -90,14 +90,9 @@ class ImageEncoder(BaseCellEncoder):
         Images per forward pass. Small batches are the fastest on a CPU
         (measured from 4 to 32 on 2 cores); GPUs prefer 64 or more.
 
-    n_jobs : int, default=None
-        Threads decoding images; None means ``min(4, n_cpus)``.
+    %(n_jobs)s
 
-    %(on_error)s
-
-    %(verbose)s
-
-    %(memory)s
+    %(on_error_verbose_memory)s
 
     Attributes
     ----------

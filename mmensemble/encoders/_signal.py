@@ -136,11 +136,10 @@ class SignalEncoder(BaseCellEncoder):
     batch_size : int, default=64
         Series embedded together.
 
-    n_jobs : int, default=None
-        Threads decoding (reading, gap filling, resampling) series while the
-        previous batch is embedded. None means ``min(4, os.cpu_count())``;
-        ``-1`` all processors. MiniRocket runs on one thread (aeon's default;
-        on two busy cores, more threads cost more CPU time, not less).
+    %(n_jobs)s
+        Decoding a series is reading it, filling its gaps and resampling it.
+        MiniRocket runs on one thread (aeon's default; on two busy cores, more
+        threads cost more CPU time, not less).
 
     %(on_error)s
         In ``fit``, bad training series are left out of MiniRocket's fit under

@@ -76,8 +76,8 @@ class TextEncoder(BaseCellEncoder):
         Texts per forward pass (the windows of long texts are run
         ``batch_size`` at a time too).
 
-    n_jobs : int, default=None
-        Threads checking the cells; None means ``min(4, n_cpus)``.
+    %(n_jobs)s
+        Decoding a text is checking it (and decoding UTF-8 bytes).
 
     %(on_error)s
         A cell is a text when it is a ``str``, or ``bytes`` holding UTF-8.

@@ -78,14 +78,9 @@ class VideoEncoder(BaseCellEncoder):
     batch_size : int, default=4
         Clips decoded ahead and embedded together.
 
-    n_jobs : int, default=None
-        Threads decoding clips; None means ``min(4, n_cpus)``.
+    %(n_jobs)s
 
-    %(on_error)s
-
-    %(verbose)s
-
-    %(memory)s
+    %(on_error_verbose_memory)s
 
     Attributes
     ----------

@@ -125,16 +125,11 @@ class WhisperEncoder(BaseCellEncoder):
         clips padded to the same length, or 30 s windows, at most four of
         those) go through the encoder in one call.
 
-    n_jobs : int, default=None
-        Threads decoding clips (reading, resampling, log-mel) while the
-        previous batch is embedded. ``None`` means ``min(4, os.cpu_count())``;
-        ``-1`` all processors.
+    %(n_jobs)s
+        Decoding a clip is reading it, resampling it and computing its log-mel
+        spectrogram.
 
-    %(on_error)s
-
-    %(verbose)s
-
-    %(memory)s
+    %(on_error_verbose_memory)s
 
     Attributes
     ----------
