@@ -311,6 +311,16 @@ class MFCCEncoder(BaseCellEncoder):
             features = self._torch_mfcc(decoded)
         return features.astype(np.float32)
 
+    def _mel_filters(self):
+        """The arguments of ``librosa.filters.mel``: both backends' filter bank."""
+        return {
+            "sr": self.sr,
+            "n_fft": self.n_fft,
+            "n_mels": self.n_mels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+        }
+
     def _librosa_features(self, waveform):
         """The pooled features of one clip, computed by librosa itself."""
         librosa = import_optional("librosa")
@@ -319,13 +329,9 @@ class MFCCEncoder(BaseCellEncoder):
             warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large")
             mfcc = librosa.feature.mfcc(
                 y=waveform,
-                sr=self.sr,
                 n_mfcc=self.n_mfcc,
-                n_fft=self.n_fft,
                 hop_length=self.hop_length,
-                n_mels=self.n_mels,
-                fmin=self.fmin,
-                fmax=self.fmax,
+                **self._mel_filters(),
             )
         blocks = [mfcc]
         width = _delta_width(mfcc.shape[1])
@@ -361,13 +367,7 @@ class _TorchMFCC:
         self.window = th.hann_window(
             encoder.n_fft, periodic=True, dtype=th.float32, device=device
         )
-        mel = librosa.filters.mel(
-            sr=encoder.sr,
-            n_fft=encoder.n_fft,
-            n_mels=encoder.n_mels,
-            fmin=encoder.fmin,
-            fmax=encoder.fmax,
-        )
+        mel = librosa.filters.mel(**encoder._mel_filters())
         self.n_mels = encoder.n_mels
         self.mel_blocks = []
         for start in range(0, mel.shape[1], _MEL_BLOCK):
