@@ -25,10 +25,12 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import Interval
+from .._docstrings import fill_doc
 from .._parallel import Parallel, delayed
 from ..encoders._base import concat_errors
 from ..encoders._cells import missing_mask
 from ._defaults import InvalidChoiceError, default_head, default_meta_learner
+from ._docs import MODEL_FUSION_DOCS
 from ._early import FeatureFusion
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
 from ._modality import BaseModalityComposition, as_frame, resolve_columns
@@ -39,6 +41,49 @@ from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
 __all__ = ["AutoFusionClassifier", "AutoFusionRegressor"]
 
 METHODS = ("early", "voting", "stacking", "net")
+
+_AUTO_DOCS = {
+    **MODEL_FUSION_DOCS,
+    # The parameters after ``modalities``, the same for both tasks.
+    "parameters": """\
+methods : list of {"early", "voting", "stacking", "net"}, \
+default=("early", "voting", "stacking", "net")
+        The fusion methods compared.
+    cv : int, cross-validation generator or iterable, default=5
+        The folds of the out-of-fold scores (stratified for an int, for a
+        classifier).
+    ensemble_size : int, default=25
+        Rounds of greedy ensemble selection; 0 keeps the best single method.
+    net_params : dict, default=None
+        Parameters of the fusion network, over the defaults
+        ``{"aux_weight": 0.3, "max_epochs": 200}`` (early stopping on a
+        validation split sets the number of epochs).
+    random_state : int, RandomState instance or None, default=None
+        Seeds stacking's folds and the network.
+    n_jobs : int, default=None
+        Folds fitted in parallel (joblib).
+    verbose : int, default=0
+        Print the leaderboard at the end of ``fit``.""",
+    # The attributes after ``leaderboard_``, the same for both tasks.
+    "attributes": """\
+best_method_ : str
+        The method kept, or ``"ensemble"``.
+    weights_ : dict of str to float
+        Weight of each method in the final model.
+    estimators_ : dict of str to estimator
+        The kept methods, refitted on all rows of the embedded table.
+    modalities_ : list of (str, encoder or None, columns)
+        The fitted cell encoder of each modality (None for a model that takes
+        its columns as they are).
+    embedding_columns_ : dict of str to list of str
+        Names of each encoded modality's columns in the embedded table.
+    errors_ : DataFrame
+        Cells the encoders found bad under ``on_error="missing"``.
+    n_features_in_ : int
+        Number of columns of ``X``.
+    feature_names_in_ : ndarray of str
+        Their names, when ``X`` is a DataFrame.""",
+}
 
 
 class _BaseAutoFusion(BaseModalityComposition):
@@ -78,14 +123,33 @@ class _BaseAutoFusion(BaseModalityComposition):
 
     # -- fitting ----------------------------------------------------------------
 
-    def _fit(self, X, y):
+    def fit(self, X, y):
+        """Encode every modality once, score each method out of fold, keep the best.
+
+        The scores and times of every method, and of the greedy ensemble, are
+        kept in ``leaderboard_``; the method or blend kept is refitted on all
+        rows (``estimators_``).
+
+        Parameters
+        ----------
+        X : DataFrame, dict of columns or 2-D array-like
+            The input table.
+        y : array-like of shape (n_samples,)
+            Class labels (classifier) or target values (regressor).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
         self._validate_params()
         methods = self._check_methods()
         frame = as_frame(X)
         validate_data(self, frame, y, reset=True, skip_check_array=True)
-        y = column_or_1d(y, warn=True)
+        classification = is_classifier(self)
+        y = column_or_1d(y, dtype=None if classification else np.float64, warn=True)
         check_consistent_length(frame, y)
-        if is_classifier(self):
+        if classification:
             check_classification_targets(y)
             self.classes_ = unique_labels(y)
         embedded, triples = self._fit_embedding(frame)
@@ -310,6 +374,7 @@ class _BaseAutoFusion(BaseModalityComposition):
         return tags
 
 
+@fill_doc(_AUTO_DOCS)
 class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
     """Pick the best fusion of modalities by out-of-fold score, or blend them.
 
@@ -345,23 +410,7 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
         tabular modalities). A model that is not a pipeline starting with a
         cell encoder gets the modality's columns as they are, refitted within
         each fold (TF-IDF vocabularies are learnt from training rows only).
-    methods : list of {"early", "voting", "stacking", "net"}, \
-default=("early", "voting", "stacking", "net")
-        The fusion methods compared.
-    cv : int, cross-validation generator or iterable, default=5
-        The folds of the out-of-fold scores (stratified for an int).
-    ensemble_size : int, default=25
-        Rounds of greedy ensemble selection; 0 keeps the best single method.
-    net_params : dict, default=None
-        Parameters of the fusion network, over the defaults
-        ``{"aux_weight": 0.3, "max_epochs": 200}`` (early stopping on a
-        validation split sets the number of epochs).
-    random_state : int, RandomState instance or None, default=None
-        Seeds stacking's folds and the network.
-    n_jobs : int, default=None
-        Folds fitted in parallel (joblib).
-    verbose : int, default=0
-        Print the leaderboard at the end of ``fit``.
+    %(parameters)s
 
     Attributes
     ----------
@@ -374,23 +423,7 @@ default=("early", "voting", "stacking", "net")
         rows), ``weight`` (in the final model: 1 for the row kept, the blend's
         weights for its methods when the ensemble is kept) and
         ``ensemble_weight`` (in the greedy ensemble, kept or not).
-    best_method_ : str
-        The method kept, or ``"ensemble"``.
-    weights_ : dict of str to float
-        Weight of each method in the final model.
-    estimators_ : dict of str to estimator
-        The kept methods, refitted on all rows of the embedded table.
-    modalities_ : list of (str, encoder or None, columns)
-        The fitted cell encoder of each modality (None for a model that takes
-        its columns as they are).
-    embedding_columns_ : dict of str to list of str
-        Names of each encoded modality's columns in the embedded table.
-    errors_ : DataFrame
-        Cells the encoders found bad under ``on_error="missing"``.
-    n_features_in_ : int
-        Number of columns of ``X``.
-    feature_names_in_ : ndarray of str
-        Their names, when ``X`` is a DataFrame.
+    %(attributes)s
 
     See Also
     --------
@@ -419,48 +452,36 @@ default=("early", "voting", "stacking", "net")
     (60, 2)
     """
 
-    def fit(self, X, y):
-        """Encode every modality once, score each method out of fold, keep the best.
-
-        Parameters
-        ----------
-        X : DataFrame or dict of columns
-            The input table.
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self : AutoFusionClassifier
-            This estimator.
-        """
-        return self._fit(X, y)
-
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict_proba(self, X):
         """Class probabilities of the kept method or blend.
 
-        Parameters
-        ----------
-        X : DataFrame or dict of columns
-            The input table.
+        Each kept method's probabilities get a column for every class of
+        ``classes_`` (zero for a class it never saw) before they are averaged.
+
+        %(parameters_X)s
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            The weighted average of the kept methods' probabilities, in the
+            order of ``classes_``.
         """
         return self._blend(X)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Class labels of the kept method or blend.
 
-        Parameters
-        ----------
-        X : DataFrame or dict of columns
-            The input table.
+        The label of each row is the most probable class under
+        :meth:`predict_proba`.
+
+        %(parameters_X)s
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,)
+            The predicted class labels.
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
@@ -478,6 +499,7 @@ default=("early", "voting", "stacking", "net")
         return log_loss(y, np.clip(proba, 1e-15, 1), labels=self.classes_)
 
 
+@fill_doc(_AUTO_DOCS)
 class AutoFusionRegressor(RegressorMixin, _BaseAutoFusion):
     """Pick the best fusion of modalities by out-of-fold R², or blend them.
 
@@ -490,42 +512,13 @@ class AutoFusionRegressor(RegressorMixin, _BaseAutoFusion):
     ----------
     modalities : list of (str, estimator, columns)
         The modalities' single-modality regressors and their columns.
-    methods : list of {"early", "voting", "stacking", "net"}, \
-default=("early", "voting", "stacking", "net")
-        The fusion methods compared.
-    cv : int, cross-validation generator or iterable, default=5
-        The folds of the out-of-fold scores.
-    ensemble_size : int, default=25
-        Rounds of greedy ensemble selection; 0 keeps the best single method.
-    net_params : dict, default=None
-        Parameters of the fusion network.
-    random_state : int, RandomState instance or None, default=None
-        Seeds stacking's folds and the network.
-    n_jobs : int, default=None
-        Folds fitted in parallel (joblib).
-    verbose : int, default=0
-        Print the leaderboard at the end of ``fit``.
+    %(parameters)s
 
     Attributes
     ----------
     leaderboard_ : DataFrame
         As :class:`AutoFusionClassifier`'s, ``cv_score`` being the R².
-    best_method_ : str
-        The method kept, or ``"ensemble"``.
-    weights_ : dict of str to float
-        Weight of each method in the final model.
-    estimators_ : dict of str to estimator
-        The kept methods, refitted on all rows.
-    modalities_ : list of (str, encoder or None, columns)
-        The fitted cell encoder of each modality, or None.
-    embedding_columns_ : dict of str to list of str
-        Names of each encoded modality's columns in the embedded table.
-    errors_ : DataFrame
-        Cells the encoders found bad under ``on_error="missing"``.
-    n_features_in_ : int
-        Number of columns of ``X``.
-    feature_names_in_ : ndarray of str
-        Their names, when ``X`` is a DataFrame.
+    %(attributes)s
 
     See Also
     --------
@@ -546,34 +539,19 @@ default=("early", "voting", "stacking", "net")
     True
     """
 
-    def fit(self, X, y):
-        """Encode every modality once, score each method out of fold, keep the best.
-
-        Parameters
-        ----------
-        X : DataFrame or dict of columns
-            The input table.
-        y : array-like of shape (n_samples,)
-            Target values.
-
-        Returns
-        -------
-        self : AutoFusionRegressor
-            This estimator.
-        """
-        return self._fit(X, np.asarray(y, dtype=np.float64))
-
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predictions of the kept method or blend.
 
-        Parameters
-        ----------
-        X : DataFrame or dict of columns
-            The input table.
+        The kept methods' predictions are averaged with the weights
+        ``weights_`` (a single method kept: its own predictions).
+
+        %(parameters_X)s
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,)
+            The predicted values.
         """
         return self._blend(X)
 

@@ -208,6 +208,10 @@ def default_modality_model(
 ):
     """Return the default model of one modality: its encoder and a tuned head.
 
+    The encoder is :func:`default_encoder`'s for ``role`` and the head is
+    :func:`default_head`'s for ``task``: the single-modality model that
+    :class:`~mmensemble.AutoFusionClassifier` expects of each modality.
+
     Parameters
     ----------
     role : {"image", "audio", "text", "video", "signal", "categorical", \

@@ -28,6 +28,15 @@ from ._plumbing import (
 
 __all__ = ["FeatureFusion"]
 
+_EARLY_DOCS = {
+    **MODEL_FUSION_DOCS,
+    # The Parameters section of fit and fit_transform.
+    "fit_parameters": MODEL_FUSION_DOCS["parameters_X"]
+    + """
+        y : array-like of shape (n_samples,), default=None
+            Passed to encoders that use it (on the rows they see).""",
+}
+
 
 @fill_doc(MODEL_FUSION_DOCS)
 class FeatureFusion(TransformerMixin, BaseModalityComposition):
@@ -167,15 +176,11 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         self.on_error = on_error
         self.n_jobs = n_jobs
 
+    @fill_doc(_EARLY_DOCS)
     def fit(self, X, y=None):
         """Fit every modality's encoder on the rows where it is present.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
-        y : array-like of shape (n_samples,), default=None
-            Passed to encoders that use it (on the rows they see).
+        %(fit_parameters)s
 
         Returns
         -------
@@ -185,15 +190,11 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         self.fit_transform(X, y)
         return self
 
+    @fill_doc(_EARLY_DOCS)
     def fit_transform(self, X, y=None):
         """Fit the encoders and return the fused matrix, encoding each row once.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table.
-        y : array-like of shape (n_samples,), default=None
-            Passed to encoders that use it (on the rows they see).
+        %(fit_parameters)s
 
         Returns
         -------
