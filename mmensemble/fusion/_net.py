@@ -294,23 +294,26 @@ def state_to_numpy(state):
     Arrays, unlike tensors, are plain data to pickle and to ``skops``: a model
     trained on a GPU loads anywhere, and a model file needs no torch types.
     """
-    if isinstance(state, torch.Tensor):
-        return state.detach().cpu().numpy().copy()
-    if isinstance(state, dict):
-        return {key: state_to_numpy(value) for key, value in state.items()}
-    if isinstance(state, list | tuple):
-        return type(state)(state_to_numpy(value) for value in state)
-    return state
+    return _map_leaves(
+        state, torch.Tensor, lambda tensor: tensor.detach().cpu().numpy().copy()
+    )
 
 
 def state_from_numpy(state):
     """Invert :func:`state_to_numpy`: NumPy arrays back to CPU tensors."""
-    if isinstance(state, np.ndarray):
-        return torch.from_numpy(state)
+    return _map_leaves(state, np.ndarray, torch.from_numpy)
+
+
+def _map_leaves(state, leaf_type, convert):
+    """Apply ``convert`` to the ``leaf_type`` values of nested dicts and sequences."""
+    if isinstance(state, leaf_type):
+        return convert(state)
     if isinstance(state, dict):
-        return {key: state_from_numpy(value) for key, value in state.items()}
+        return {
+            key: _map_leaves(value, leaf_type, convert) for key, value in state.items()
+        }
     if isinstance(state, list | tuple):
-        return type(state)(state_from_numpy(value) for value in state)
+        return type(state)(_map_leaves(value, leaf_type, convert) for value in state)
     return state
 
 
