@@ -19,9 +19,9 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+from _timing import machine, timed
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
@@ -69,12 +69,6 @@ def encoder(paths, **params):
         return ImageEncoder(**params).fit_transform(paths)
 
 
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - start
-
-
 def peak_rss(directory, n_files):
     """Peak RSS (MiB) of a fresh process encoding ``n_files`` files."""
     code = (
@@ -97,18 +91,13 @@ def main():
     parser.add_argument("--n-files", type=int, default=500)
     parser.add_argument("--rss-files", type=int, default=5000)
     args = parser.parse_args()
-    import torch
-
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{os.cpu_count()} CPUs"
-    )
+    print(machine())
     with tempfile.TemporaryDirectory() as directory:
         paths = make_files(directory, max(args.n_files, args.rss_files))
         sample = paths[: args.n_files]
         encoder(sample[:8])  # warm-up: weights, thread pools
-        reference, base_seconds = timed(baseline, sample)
-        ours, our_seconds = timed(encoder, sample)
+        reference, base_seconds, _ = timed(baseline, sample)
+        ours, our_seconds, _ = timed(encoder, sample)
         difference = np.abs(ours - reference).max() / np.abs(reference).max()
         print(f"files: {len(sample)} at 224 px (JPEG and PNG)")
         print(f"baseline per-image loop : {len(sample) / base_seconds:8.1f} images/s")

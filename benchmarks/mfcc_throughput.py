@@ -25,13 +25,12 @@ Run it with::
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile
-import torch
+from _timing import machine, timed
 from threadpoolctl import threadpool_limits
 
 import mmensemble
@@ -69,13 +68,6 @@ def encoder(paths, sr):
     return MFCCEncoder(sr=sr).fit_transform(paths)
 
 
-def timed(function, *args):
-    """Return the result, the wall-clock seconds and the CPU seconds (all threads)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function(*args)
-    return result, time.perf_counter() - wall, time.process_time() - cpu
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-files", type=int, default=1000)
@@ -83,10 +75,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    print(
-        f"{os.cpu_count()} CPU(s), torch {torch.__version__} with "
-        f"{torch.get_num_threads()} thread(s), librosa {librosa.__version__}"
-    )
+    print(f"{machine()}, librosa {librosa.__version__}")
     with tempfile.TemporaryDirectory() as directory:
         paths, seconds, _ = timed(
             write_clips, directory, args.n_files, args.sr, args.seed

@@ -27,11 +27,11 @@ Run it with::
 
 import argparse
 import random
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import timed
 from sklearn.base import clone
 
 import mmensemble
@@ -67,13 +67,6 @@ def generated(n_texts, seed=0):
         " ".join(rng.choice(words) for _ in range(rng.randint(3, 120))) + "."
         for _ in range(n_texts)
     ]
-
-
-def timed(function):
-    """The result, the wall-clock seconds and the CPU seconds (all threads)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def best(measured):

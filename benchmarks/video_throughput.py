@@ -31,11 +31,11 @@ Usage::
 import argparse
 import os
 import tempfile
-import time
 from fractions import Fraction
 
 import av
 import numpy as np
+from _timing import timed
 
 
 def make_clips(directory, n_videos, seconds, fps, size, gop, seed=0):
@@ -99,12 +99,6 @@ def decode_only(paths, n_frames, seek):
                 frame_rgb(frame)
 
 
-def timed(function, *args):
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-videos", type=int, default=12)
@@ -129,11 +123,11 @@ def main():
         seeking = VideoEncoder(image_encoder, n_frames=args.n_frames).fit([])
         decoding = VideoEncoder(image_encoder, n_frames=args.n_frames, seek=False)
         decoding.fit([])
-        base, base_s = timed(baseline, paths, image_encoder, args.n_frames)
-        full, full_s = timed(decoding.transform, paths)
-        seek, seek_s = timed(seeking.transform, paths)
-        _, decode_full_s = timed(decode_only, paths, args.n_frames, False)
-        _, decode_seek_s = timed(decode_only, paths, args.n_frames, True)
+        base, base_s, _ = timed(baseline, paths, image_encoder, args.n_frames)
+        full, full_s, _ = timed(decoding.transform, paths)
+        seek, seek_s, _ = timed(seeking.transform, paths)
+        _, decode_full_s, _ = timed(decode_only, paths, args.n_frames, False)
+        _, decode_seek_s, _ = timed(decode_only, paths, args.n_frames, True)
 
     frames = args.n_videos * args.n_frames
     total = int(args.seconds * args.fps)

