@@ -382,12 +382,7 @@ def run_spoken(quick, random_state):
         f"test rows spoken by {X_test['voice'].nunique()} voices unseen in training"
     )
     X_train, X_test = X_train[list(ROLES)], X_test[list(ROLES)]
-    seconds = encode_once(X_train, X_test)
-    print(
-        "encoding, once for all methods: "
-        + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()),
-        flush=True,
-    )
+    encode_once(X_train, X_test)
     unimodal = unimodal_methods()
     fused = fused_methods(quick=quick, random_state=random_state)
     scores = pd.DataFrame(

@@ -100,12 +100,7 @@ def _run(quick, n_jobs, random_state, file):
         file=file,
     )
     X_train, X_test = X_train[list(ROLES)], X_test[list(ROLES)]
-    seconds = encode_once(X_train, X_test)
-    print(
-        "encoding, once for all methods: "
-        + ", ".join(f"{role} {value:.1f} s" for role, value in seconds.items()),
-        file=file,
-    )
+    encode_once(X_train, X_test, file=file)
     fused = fused_methods(quick=quick, n_jobs=n_jobs, random_state=random_state)
     rows, fitted = [], {}
     methods = tqdm([*unimodal_methods(), *fused], desc="fitting", unit="model")
@@ -174,8 +169,12 @@ def _subsample(X, y, n_rows, random_state):
     return X, y
 
 
-def encode_once(X_train, X_test):
-    """Fill the embedding cache with every cell of every encoder; return seconds."""
+def encode_once(X_train, X_test, *, file=None):
+    """Fill the embedding cache with every cell of every encoder.
+
+    Prints the seconds each encoder took to ``file`` (None: standard output)
+    and returns them, by encoder name.
+    """
     from ..fusion._defaults import default_encoder
 
     seconds = {}
@@ -190,6 +189,12 @@ def encode_once(X_train, X_test):
         start = time.perf_counter()
         encoder.set_params(verbose=1).fit(cells).transform(cells)
         seconds[_ENCODER_NAMES.get(name, name)] = time.perf_counter() - start
+    print(
+        "encoding, once for all methods: "
+        + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()),
+        file=file,
+        flush=True,
+    )
     return seconds
 
 

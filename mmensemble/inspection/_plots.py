@@ -51,7 +51,8 @@ def plot_confusion_matrix(
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        True classes.
+        True classes. A row whose true or predicted class is not in
+        ``labels`` is left out of the matrix.
 
     y_pred : array-like of shape (n_samples,)
         Predicted classes.
