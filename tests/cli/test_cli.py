@@ -169,19 +169,8 @@ def test_fit_predict_evaluate_round_trip(fusion, table, tmp_path, capsys, monkey
     model_path = tmp_path / f"{fusion}.mmen"
     # Paths in the CSV are relative to its folder, not to the working folder.
     monkeypatch.chdir(tmp_path)
-    status, out, _ = run(
-        capsys,
-        "fit",
-        csv,
-        "--target",
-        "label",
-        *ALL_ROLES,
-        "--fusion",
-        fusion,
-        "-o",
-        model_path,
-        *FIT_OPTIONS,
-    )
+    argv = ["fit", csv, "--target", "label", *ALL_ROLES, "--fusion", fusion]
+    status, out, _ = run(capsys, *argv, "-o", model_path, *FIT_OPTIONS)
     assert status == 0
     assert "saved to" in out
 
@@ -227,22 +216,9 @@ def test_fit_predict_evaluate_round_trip(fusion, table, tmp_path, capsys, monkey
 def test_regression_round_trip(table, tmp_path, capsys):
     csv, data = table
     model_path = tmp_path / "price.mmen"
-    status, out, _ = run(
-        capsys,
-        "fit",
-        csv,
-        "--target",
-        "price",
-        "--text",
-        "note",
-        "--tabular",
-        "size",
-        "--fusion",
-        "stacking",
-        "-o",
-        model_path,
-        *FAST_ENCODERS,
-    )
+    argv = ["fit", csv, "--target", "price", "--text", "note", "--tabular", "size"]
+    argv += ["--fusion", "stacking", "-o", model_path, *FAST_ENCODERS]
+    status, out, _ = run(capsys, *argv)
     assert status == 0
     assert "regression" in out
     assert mmensemble.load(model_path).task == "regression"
@@ -432,23 +408,9 @@ def test_role_flags_override_inference_and_pick_pretrained_encoders(
 ):
     csv, data = table
     model_path = tmp_path / "voting.mmen"
-    status, out, _ = run(
-        capsys,
-        "fit",
-        csv,
-        "--target",
-        "label",
-        "--text",
-        "note",
-        "--audio",
-        "clip",
-        "--fusion",
-        "voting",
-        "-o",
-        model_path,
-        "--sr",
-        SR,
-    )
+    argv = ["fit", csv, "--target", "label", "--text", "note", "--audio", "clip"]
+    argv += ["--fusion", "voting", "-o", model_path, "--sr", SR]
+    status, out, _ = run(capsys, *argv)
     assert status == 0
     assert "inferred" not in out
     model = mmensemble.load(model_path)
