@@ -6,23 +6,23 @@ the gap as data: early fusion zero-fills the block and adds a missing
 indicator, voting combines the modalities present in each row, stacking gives
 its meta-learner missingness indicators, and the fusion network substitutes a
 learned "missing" embedding. Here 30% of the rows lack each modality, and a
-second test set loses its audio entirely.
+second test set loses its audio entirely. The encoders and the per-modality
+models are the package's defaults (``default_encoder``,
+``default_modality_model``); the tabular default imputes the cells of a row
+that lacks only some of the numbers.
 """
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from mmensemble import (
     FeatureFusion,
     FusionNetClassifier,
-    ImageEncoder,
-    MFCCEncoder,
     ModalityStackingClassifier,
     ModalityVotingClassifier,
+    default_encoder,
+    default_modality_model,
 )
 from mmensemble.datasets import make_multimodal_classification
 
@@ -33,31 +33,18 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_sta
 X_test_without_audio = X_test.assign(audio=None)
 print(f"rows with every modality: {X.notna().all(axis=1).mean():.0%}")
 
-columns = {
-    "image": "image",
-    "audio": "audio",
-    "text": "text",
-    "tabular": ["tabular_0", "tabular_1", "tabular_2", "tabular_3"],
-}
-encoders = {
-    "image": ImageEncoder(image_size=64),
-    "audio": MFCCEncoder(sr=8000, n_fft=256, hop_length=80, n_mels=40),
-    "text": TfidfVectorizer(),
-    # A row is missing a modality only when all its cells are: impute the rest.
-    "tabular": make_pipeline(SimpleImputer(), StandardScaler()),
-}
-blocks = [(name, encoders[name], columns[name]) for name in columns]
+tabular = ["tabular_0", "tabular_1", "tabular_2", "tabular_3"]
+columns = {"image": "image", "audio": "audio", "text": "text", "tabular": tabular}
+options = {"text_encoder": "tfidf", "audio_encoder": "mfcc", "sr": 8000}
+# Feature blocks for early fusion and the network; one model per modality for
+# voting and stacking.
+blocks = [
+    (role, default_encoder(role, image_size=64, **options), cols)
+    for role, cols in columns.items()
+]
 models = [
-    (
-        name,
-        make_pipeline(
-            encoders[name],
-            StandardScaler(with_mean=False),
-            LogisticRegression(C=0.1, max_iter=2000),
-        ),
-        columns[name],
-    )
-    for name in columns
+    (role, default_modality_model(role, image_size=64, **options), cols)
+    for role, cols in columns.items()
 ]
 strategies = {
     "early fusion": make_pipeline(

@@ -19,12 +19,8 @@ from mmensemble import FeatureFusion, ImageEncoder, MFCCEncoder, cache_info
 from mmensemble.datasets import make_multimodal_classification
 
 # The image carries little of the class here, the audio much of it.
-X, y = make_multimodal_classification(
-    240,
-    n_classes=3,
-    signal={"image": 0.1, "audio": 0.3, "text": 0.3, "tabular": 0.3},
-    random_state=0,
-)
+signal = {"image": 0.1, "audio": 0.3, "text": 0.3, "tabular": 0.3}
+X, y = make_multimodal_classification(240, n_classes=3, signal=signal, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
 
 model = make_pipeline(
