@@ -22,6 +22,10 @@ from mmensemble import BadCellWarning, CellDecodeError, MFCCEncoder
 ALL_STATS = ("mean", "std", "min", "max", "median")
 # A small configuration that keeps the tests fast.
 SMALL = dict(sr=8000, n_mfcc=13, n_fft=256, hop_length=64, n_mels=40)
+# A speech front end: 16 kHz, 32 ms windows, 10 ms hops, 20 Hz to 7.6 kHz.
+SPEECH = dict(
+    sr=16000, n_mfcc=13, n_fft=512, hop_length=160, n_mels=40, fmin=20.0, fmax=7600.0
+)
 
 
 @pytest.fixture(autouse=True)
@@ -82,18 +86,7 @@ def varied_clips(sr=22050, seed=0):
 
 @pytest.mark.parametrize(
     "params",
-    [
-        {},
-        dict(
-            sr=16000,
-            n_mfcc=13,
-            n_fft=512,
-            hop_length=160,
-            n_mels=40,
-            fmin=20.0,
-            fmax=7600.0,
-        ),
-    ],
+    [{}, SPEECH],
     ids=["defaults", "speech"],
 )
 def test_librosa_backend_equals_librosa_mfcc_exactly(params):
