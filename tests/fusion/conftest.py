@@ -26,11 +26,11 @@ def six_features(request):
 def split(request):
     """For 2 and 3 classes: three modalities, 400 rows to train on, 400 to test.
 
-    A namespace of ``modalities``, ``X_train`` (``m1`` missing in 20% of its
-    rows), ``y_train``, ``X_test``, ``y_test``, ``single`` (the test accuracy of
-    a logistic regression on each modality alone), ``best_alone`` (the best of
-    those) and ``X_missing`` (``X_test`` with the modality best alone missing in
-    half the rows).
+    A namespace of ``modalities``, ``train`` (``(X, y)``, ``m1`` missing in 20%
+    of the rows), ``test`` (``(X, y)``), ``missing`` (the test set with the
+    modality best alone missing in half the rows), ``single`` (the test
+    accuracy of a logistic regression on each modality alone) and
+    ``best_alone`` (the best of those).
     """
     n_classes = request.param
     X, y, modalities = three_modalities(800, n_classes=n_classes, seed=n_classes)
@@ -47,11 +47,9 @@ def split(request):
     assert 0.4 < X_missing[modalities[best][0]].isna().mean() < 0.6
     return SimpleNamespace(
         modalities=modalities,
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
+        train=(X_train, y_train),
+        test=(X_test, y_test),
+        missing=(X_missing, y_test),
         single=single,
         best_alone=single[best],
-        X_missing=X_missing,
     )

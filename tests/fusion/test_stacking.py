@@ -150,9 +150,9 @@ def test_missing_rows_are_never_shown_and_oof_predictions_are_kept():
 
 
 def test_half_of_test_rows_missing_a_modality_degrades_gracefully(split):
-    model = stack(split.modalities, random_state=0).fit(split.X_train, split.y_train)
-    complete = model.score(split.X_test, split.y_test)
-    with_missing = model.score(split.X_missing, split.y_test)
+    model = stack(split.modalities, random_state=0).fit(*split.train)
+    complete = model.score(*split.test)
+    with_missing = model.score(*split.missing)
     # 2 classes: singles ~0.79, fused 0.91, with missing ~0.91;
     # 3 classes: singles ~0.66, fused 0.83, with missing ~0.80
     assert with_missing > split.best_alone + 0.03, (split.single, with_missing)

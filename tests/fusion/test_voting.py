@@ -186,9 +186,9 @@ def test_half_of_test_rows_missing_a_modality_degrades_gracefully(split):
             one_per_modality(LogisticRegression(), split.modalities),
             voting="soft",
             weights=weights,
-        ).fit(split.X_train, split.y_train)
-        complete = vote.score(split.X_test, split.y_test)
-        with_missing = vote.score(split.X_missing, split.y_test)
+        ).fit(*split.train)
+        complete = vote.score(*split.test)
+        with_missing = vote.score(*split.missing)
         # 2 classes: singles ~0.79, fused 0.91, with missing ~0.91;
         # 3 classes: singles ~0.66, fused 0.83, with missing ~0.80
         assert with_missing > split.best_alone + 0.03, (
