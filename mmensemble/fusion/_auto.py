@@ -50,8 +50,8 @@ methods : list of {"early", "voting", "stacking", "net"}, \
 default=("early", "voting", "stacking", "net")
         The fusion methods compared.
     cv : int, cross-validation generator or iterable, default=5
-        The folds of the out-of-fold scores (stratified for an int, for a
-        classifier).
+        The folds of the out-of-fold scores (an int gives stratified folds
+        to a classifier).
     ensemble_size : int, default=25
         Rounds of greedy ensemble selection; 0 keeps the best single method.
     net_params : dict, default=None
@@ -135,7 +135,8 @@ class _BaseAutoFusion(BaseModalityComposition):
         X : DataFrame, dict of columns or 2-D array-like
             The input table.
         y : array-like of shape (n_samples,)
-            Class labels (classifier) or target values (regressor).
+            The class labels (classifier) or target values (regressor) that
+            the methods' out-of-fold predictions are scored against.
 
         Returns
         -------

@@ -61,6 +61,11 @@ n_features_in_ : int
     "target_mean_": """\
 target_mean_ : float
         Mean of the training target: the prediction for a row with no modality.""",
+    # The start of the Notes paragraph on missing modalities; each family
+    # continues it with how it fits and predicts around them.
+    "missing_modality": """\
+Missing modalities: a modality is missing in a row when all of its cells
+    are missing (None, NaN, ``pd.NA``).""",
     "bad_cells": """\
 Bad cells: when a modality's estimator is a
     :class:`~sklearn.pipeline.Pipeline` that starts with a cell encoder

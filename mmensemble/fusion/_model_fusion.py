@@ -17,7 +17,7 @@ after the encoder could not take.
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import TransformerMixin, clone, is_classifier
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, get_tags
@@ -25,10 +25,11 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     check_array,
     check_consistent_length,
+    check_is_fitted,
     column_or_1d,
 )
 
-from .._compat import StrOptions
+from .._compat import StrOptions, _check_feature_names_in
 from .._parallel import Parallel, delayed
 from ..encoders._base import concat_errors
 from ._modality import BaseModalityComposition, fitted_errors
@@ -39,13 +40,17 @@ __all__ = []
 _CLASS_SCORES = ("predict_proba", "decision_function")
 
 
-class _BaseModelFusion(BaseModalityComposition):
+class _BaseModelFusion(TransformerMixin, BaseModalityComposition):
     """One estimator per modality, each fitted on the rows where it is present.
 
     Fitting sets ``modalities_`` (name, fitted estimator, resolved columns) of
     the modalities that are not ``"drop"``, ``estimators_`` and
     ``named_estimators_`` (with ``"drop"`` placeholders, as in sklearn), and
     ``errors_``, the cells found bad under ``on_error="missing"``.
+
+    ``transform`` gives the modalities' outputs (voting) or the meta-features
+    (stacking); subclasses say how many columns each kept modality has there
+    (``_output_widths``) and which columns follow (``_extra_feature_names``).
     """
 
     _parameter_constraints: dict = {
@@ -227,11 +232,49 @@ class _BaseModelFusion(BaseModalityComposition):
             return self._encode_classes(y)
         return self._check_regression_target(y)
 
+    def get_feature_names_out(self, input_features=None):
+        """Get the output feature names of :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``<classname>_<modality>`` for a kept modality with one output
+            column (a prediction, a label, a stacked binary probability), or
+            ``<classname>_<modality><i>`` for each column ``i`` of one with
+            several (a probability per class); stacking then names each
+            missing indicator ``<modality>__missing``, then the passthrough
+            columns.
+        """
+        check_is_fitted(self, "modalities_")
+        _check_feature_names_in(self, input_features, generate_names=False)
+        prefix = type(self).__name__.lower()
+        names = []
+        for (name, _, _), width in zip(
+            self.modalities_, self._output_widths(), strict=True
+        ):
+            if width == 1:
+                names.append(f"{prefix}_{name}")
+            else:
+                names.extend(f"{prefix}_{name}{i}" for i in range(width))
+        names.extend(self._extra_feature_names())
+        return np.asarray(names, dtype=object)
+
+    def _extra_feature_names(self):
+        """Names of the columns of ``transform`` after the modalities' outputs."""
+        return []
+
     def __sklearn_tags__(self):
         # X may hold what the modalities' estimators accept (strings for a
         # text pipeline); a missing modality is always fine, but a NaN cell
-        # next to present ones goes to the modality's estimator.
+        # next to present ones goes to the modality's estimator. The outputs
+        # are float64 whatever X holds.
         tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []
         try:
             estimators = [
                 est for _, est, _ in self.modalities if not isinstance(est, str)

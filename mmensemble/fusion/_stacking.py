@@ -6,7 +6,6 @@ import numpy as np
 from sklearn.base import (
     ClassifierMixin,
     RegressorMixin,
-    TransformerMixin,
     clone,
     is_classifier,
     is_regressor,
@@ -20,7 +19,6 @@ from .._compat import (
     HasMethods,
     Interval,
     StrOptions,
-    _check_feature_names_in,
     _check_response_method,
 )
 from .._docstrings import fill_doc
@@ -49,6 +47,17 @@ n_jobs : int, default=None
 
     verbose : int, default=0
         Verbosity of :func:`~sklearn.model_selection.cross_val_predict`.""",
+    "missing_modalities": MODEL_FUSION_DOCS["missing_modality"]
+    + """
+    Its estimator is fitted, and its out-of-fold predictions computed, only
+    on the rows where it is present (the folds are drawn once over all rows,
+    then restricted). The final estimator sees, for a missing modality, the
+    neutral ``fill_values_`` and, for every modality that can be missing (one
+    missing in some training rows, or every modality when
+    ``modality_dropout`` is on), a 0/1 ``<name>__missing`` indicator. It
+    learns to use them from the training rows with missing modalities and
+    from the modality dropout copies. A modality missing at prediction that
+    had no indicator only gets the fill.""",
 }
 
 
@@ -68,7 +77,7 @@ def _final_estimator_has(method):
     return check
 
 
-class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
+class _BaseModalityStacking(_BaseModelFusion):
     """Stacking of per-modality models, aware of missing modalities."""
 
     _parameter_constraints: dict = {
@@ -266,6 +275,9 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
     def transform(self, X):
         """Return the meta-features the final estimator sees.
 
+        The modalities' outputs are those of the estimators fitted on all the
+        training rows, where ``fit`` gave the final estimator out-of-fold ones.
+
         %(parameters_X)s
 
         Returns
@@ -276,40 +288,14 @@ class _BaseModalityStacking(TransformerMixin, _BaseModelFusion):
         """
         return self._meta_features(X)[0]
 
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names of :meth:`transform`.
+    def _output_widths(self):
+        return self._meta_widths
 
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``<classname>_<modality>`` (or ``<classname>_<modality><i>`` for a
-            modality with several prediction columns), ``<modality>__missing``
-            for each indicator, then the passthrough column names.
-        """
-        check_is_fitted(self, "modalities_")
-        _check_feature_names_in(self, input_features, generate_names=False)
-        prefix = type(self).__name__.lower()
-        names = []
-        for (name, _, _), width in zip(
-            self.modalities_, self._meta_widths, strict=True
-        ):
-            if width == 1:
-                names.append(f"{prefix}_{name}")
-            else:
-                names.extend(f"{prefix}_{name}{i}" for i in range(width))
-        names.extend(f"{name}__missing" for name in self.missing_modalities_)
-        names.extend(str(column) for column in self.passthrough_columns_)
-        return np.asarray(names, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = []
-        return tags
+    def _extra_feature_names(self):
+        return [
+            *(f"{name}__missing" for name in self.missing_modalities_),
+            *(str(column) for column in self.passthrough_columns_),
+        ]
 
 
 @fill_doc(_STACKING_DOCS)
@@ -402,16 +388,7 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
 
     Notes
     -----
-    Missing modalities: a modality is missing in a row when all of its cells
-    are missing (None, NaN, ``pd.NA``). Its estimator is fitted, and its
-    out-of-fold predictions computed, only on the rows where it is present
-    (the folds are drawn once over all rows, then restricted). The final
-    estimator sees, for a missing modality, the neutral ``fill_values_`` and,
-    for every modality that can be missing (one missing in some training
-    rows, or every modality when ``modality_dropout`` is on), a 0/1
-    ``<name>__missing`` indicator. It learns to use them from the training
-    rows with missing modalities and from the modality dropout copies. A
-    modality missing at prediction that had no indicator only gets the fill.
+    %(missing_modalities)s
     A row with no modality at all gets the prior prediction: the class prior
     (``class_prior_``) as probabilities, the most frequent class as label, and
     the log-odds of the prior as decision function.
@@ -460,14 +437,15 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         _BaseModalityStacking.__init__, stack_method="auto"
     )
 
-    @staticmethod
-    def _default_final_estimator():
-        return LogisticRegression()
+    _default_final_estimator = LogisticRegression
 
     @available_if(_final_estimator_has("predict"))
     @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict class labels with the final estimator.
+
+        The final estimator predicts from the meta-features of
+        :meth:`transform`; its encoded labels are decoded to ``classes_``.
 
         %(parameters_X)s
 
@@ -487,6 +465,9 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     def predict_proba(self, X):
         """Predict class probabilities with the final estimator.
 
+        The final estimator's ``predict_proba`` of the meta-features of
+        :meth:`transform`.
+
         %(parameters_X)s
 
         Returns
@@ -503,6 +484,9 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     @fill_doc(MODEL_FUSION_DOCS)
     def decision_function(self, X):
         """Decision function of the final estimator.
+
+        Available when the final estimator has one; it is applied to the
+        meta-features of :meth:`transform`.
 
         %(parameters_X)s
 
@@ -603,16 +587,9 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
 
     Notes
     -----
-    Missing modalities: a modality is missing in a row when all of its cells
-    are missing (None, NaN, ``pd.NA``). Its estimator is fitted, and its
-    out-of-fold predictions computed, only on the rows where it is present.
-    The final estimator sees, for a missing modality, the neutral
-    ``fill_values_`` and, for every modality that can be missing (one missing
-    in some training rows, or every modality when ``modality_dropout`` is on),
-    a 0/1 ``<name>__missing`` indicator; it learns to use them from the
-    training rows with missing modalities and from the modality dropout
-    copies. A row with no modality at all gets the prior prediction, the
-    training mean of the target (``target_mean_``).
+    %(missing_modalities)s
+    A row with no modality at all gets the prior prediction, the training
+    mean of the target (``target_mean_``).
 
     With no missing data and ``modality_dropout=0`` (or a single modality),
     the predictions are those of :class:`~sklearn.ensemble.StackingRegressor`
@@ -640,14 +617,15 @@ class ModalityStackingRegressor(RegressorMixin, _BaseModalityStacking):
     ['left', 'right']
     """
 
-    @staticmethod
-    def _default_final_estimator():
-        return RidgeCV()
+    _default_final_estimator = RidgeCV
 
     @available_if(_final_estimator_has("predict"))
     @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict target values with the final estimator.
+
+        Each row's prediction is the final estimator's, from the meta-features
+        of :meth:`transform` (every modality stacks its ``predict``).
 
         %(parameters_X)s
 

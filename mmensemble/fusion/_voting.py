@@ -2,26 +2,34 @@
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.base import (
-    ClassifierMixin,
-    RegressorMixin,
-    TransformerMixin,
-    is_classifier,
-)
+from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._compat import StrOptions, _check_feature_names_in
+from .._compat import StrOptions
 from .._docstrings import fill_doc
 from ._docs import MODEL_FUSION_DOCS
-from ._modality import as_frame
+from ._modality import as_frame, extend_signature
 from ._model_fusion import _BaseModelFusion
 from ._plumbing import check_weights
 
 __all__ = ["ModalityVotingClassifier", "ModalityVotingRegressor"]
 
+_VOTING_DOCS = {
+    **MODEL_FUSION_DOCS,
+    "n_jobs": """\
+n_jobs : int, default=None
+        Number of jobs fitting the modalities' estimators in parallel (joblib).""",
+    "missing_modalities": MODEL_FUSION_DOCS["missing_modality"]
+    + """
+    Each estimator is fitted only on the rows where its modality is present.
+    At prediction, every row combines the modalities present in it, their
+    weights renormalised to sum to one over those modalities. A row where no
+    modality with a non-zero weight is present gets the prior prediction.""",
+}
 
-class _BaseModalityVoting(TransformerMixin, _BaseModelFusion):
+
+class _BaseModalityVoting(_BaseModelFusion):
     """Voting over per-modality models, with per-row renormalised weights."""
 
     _parameter_constraints: dict = {
@@ -30,7 +38,31 @@ class _BaseModalityVoting(TransformerMixin, _BaseModelFusion):
         "cv": ["cv_object"],
     }
 
-    def _fit(self, X, y):
+    def __init__(
+        self, modalities, *, weights=None, cv=None, on_error=None, n_jobs=None
+    ):
+        self.modalities = modalities
+        self.weights = weights
+        self.cv = cv
+        self.on_error = on_error
+        self.n_jobs = n_jobs
+
+    @fill_doc(MODEL_FUSION_DOCS)
+    def fit(self, X, y):
+        """Fit each modality's estimator on the rows where it is present.
+
+        With ``weights="auto"``, the weights are then learnt from the
+        modalities' out-of-fold outputs (``weights_``).
+
+        %(parameters_X)s
+        y : array-like of shape (n_samples,)
+            Class labels (classifier) or target values (regressor).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
         self._validate_params()
         for name, estimator, _ in self._check_modalities(allow=("drop",)):
             if not isinstance(estimator, str) and not hasattr(
@@ -86,49 +118,18 @@ class _BaseModalityVoting(TransformerMixin, _BaseModelFusion):
         average[~informed] = prior
         return average
 
-    def get_feature_names_out(self, input_features=None):
-        """Get the output feature names of :meth:`transform`.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``<classname>_<modality>`` for each kept modality (regression, hard
-            voting) or ``<classname>_<modality><i>`` for each class ``i`` (soft
-            voting).
-        """
-        check_is_fitted(self, "modalities_")
-        soft = bool(self._vote_tail)  # a column per class
+    def _output_widths(self):
+        """One column per kept modality, or one per class under soft voting."""
+        soft = bool(self._vote_tail)
         if soft and not self.flatten_transform:
             raise ValueError(
                 "get_feature_names_out is not supported when voting='soft' and "
                 "flatten_transform=False"
             )
-        _check_feature_names_in(self, input_features, generate_names=False)
-        prefix = type(self).__name__.lower()
-        names = [name for name, _, _ in self.modalities_]
-        if not soft:
-            return np.asarray([f"{prefix}_{name}" for name in names], dtype=object)
-        return np.asarray(
-            [
-                f"{prefix}_{name}{i}"
-                for name in names
-                for i in range(len(self.classes_))
-            ],
-            dtype=object,
-        )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = []
-        return tags
+        return [len(self.classes_) if soft else 1] * len(self.modalities_)
 
 
-@fill_doc(MODEL_FUSION_DOCS)
+@fill_doc(_VOTING_DOCS)
 class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     """Soft or hard voting over one classifier per modality (model-level fusion).
 
@@ -174,8 +175,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     %(on_error)s
         See Notes for pipelines that start with an encoder.
 
-    n_jobs : int, default=None
-        Number of jobs fitting the modalities' estimators in parallel (joblib).
+    %(n_jobs)s
 
     Attributes
     ----------
@@ -203,12 +203,8 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
 
     Notes
     -----
-    Missing modalities: a modality is missing in a row when all of its cells
-    are missing (None, NaN, ``pd.NA``). Each estimator is fitted only on the
-    rows where its modality is present. At prediction, every row combines the
-    modalities present in it, their weights renormalised to sum to one over
-    those modalities. A row where no modality with a non-zero weight is present
-    gets the prior prediction: the class prior (``class_prior_``) as
+    %(missing_modalities)s
+    The prior prediction is the class prior (``class_prior_``) as
     probabilities, the most frequent training class as label.
 
     With a single modality, or with no missing data, the predictions are those
@@ -247,24 +243,16 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         "flatten_transform": ["boolean"],
     }
 
-    def __init__(
-        self,
-        modalities,
-        *,
-        voting="hard",
-        weights=None,
-        cv=None,
-        flatten_transform=True,
-        on_error=None,
-        n_jobs=None,
-    ):
-        self.modalities = modalities
+    def __init__(self, modalities, *, voting="hard", flatten_transform=True, **params):
+        super().__init__(modalities, **params)
         self.voting = voting
-        self.weights = weights
-        self.cv = cv
         self.flatten_transform = flatten_transform
-        self.on_error = on_error
-        self.n_jobs = n_jobs
+
+    # What sklearn's get_params and clone see: the shared parameters of the
+    # base, then voting and flatten_transform.
+    __init__.__signature__ = extend_signature(
+        _BaseModalityVoting.__init__, voting="hard", flatten_transform=True
+    )
 
     @property
     def _vote_method(self):
@@ -273,21 +261,6 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     @property
     def _vote_tail(self):
         return (len(self.classes_),) if self.voting == "soft" else ()
-
-    @fill_doc(MODEL_FUSION_DOCS)
-    def fit(self, X, y):
-        """Fit each modality's classifier on the rows where it is present.
-
-        %(parameters_X)s
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self : object
-            The fitted classifier.
-        """
-        return self._fit(X, y)
 
     def _learn_weights(self, oof, present, y):
         accuracies = []
@@ -301,6 +274,10 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict class labels by the weighted vote of the present modalities.
+
+        Under hard voting a row takes the class with the largest total weight
+        of its present modalities' labels; under soft voting, the most
+        probable class under :meth:`predict_proba`.
 
         %(parameters_X)s
 
@@ -332,6 +309,9 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     def predict_proba(self, X):
         """Weighted average of the present modalities' class probabilities.
 
+        The weights ``weights_`` are renormalised over the modalities present
+        in each row.
+
         %(parameters_X)s
 
         Returns
@@ -346,6 +326,9 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     @fill_doc(MODEL_FUSION_DOCS)
     def transform(self, X):
         """Return each modality's probabilities (soft) or labels (hard).
+
+        These are the votes that :meth:`predict` weighs, one block per kept
+        modality.
 
         %(parameters_X)s
 
@@ -366,7 +349,7 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         return np.hstack(outputs)
 
 
-@fill_doc(MODEL_FUSION_DOCS)
+@fill_doc(_VOTING_DOCS)
 class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     """Weighted average of one regressor per modality (model-level fusion).
 
@@ -397,8 +380,7 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     %(on_error)s
         See Notes for pipelines that start with an encoder.
 
-    n_jobs : int, default=None
-        Number of jobs fitting the modalities' estimators in parallel (joblib).
+    %(n_jobs)s
 
     Attributes
     ----------
@@ -426,13 +408,8 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
 
     Notes
     -----
-    Missing modalities: a modality is missing in a row when all of its cells
-    are missing (None, NaN, ``pd.NA``). Each estimator is fitted only on the
-    rows where its modality is present. At prediction, every row averages the
-    modalities present in it, their weights renormalised to sum to one over
-    those modalities. A row where no modality with a non-zero weight is present
-    gets the prior prediction, the training mean of the target
-    (``target_mean_``).
+    %(missing_modalities)s
+    The prior prediction is the training mean of the target (``target_mean_``).
 
     With no missing data, the predictions are those of
     :class:`~sklearn.ensemble.VotingRegressor` over the same estimators and
@@ -453,32 +430,8 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     [1.0, 2.0, 3.0, 4.0, 5.0]
     """
 
-    def __init__(
-        self, modalities, *, weights=None, cv=None, on_error=None, n_jobs=None
-    ):
-        self.modalities = modalities
-        self.weights = weights
-        self.cv = cv
-        self.on_error = on_error
-        self.n_jobs = n_jobs
-
     _vote_method = "predict"
     _vote_tail = ()
-
-    @fill_doc(MODEL_FUSION_DOCS)
-    def fit(self, X, y):
-        """Fit each modality's regressor on the rows where it is present.
-
-        %(parameters_X)s
-        y : array-like of shape (n_samples,)
-            Target values.
-
-        Returns
-        -------
-        self : object
-            The fitted regressor.
-        """
-        return self._fit(X, y)
 
     def _learn_weights(self, oof, present, y):
         predictions = np.nan_to_num(np.column_stack(oof))
@@ -505,6 +458,9 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     def predict(self, X):
         """Predict the weighted average of the present modalities' predictions.
 
+        Each row averages the predictions of the modalities present in it, with
+        the weights ``weights_`` renormalised over them.
+
         %(parameters_X)s
 
         Returns
@@ -518,6 +474,8 @@ class ModalityVotingRegressor(RegressorMixin, _BaseModalityVoting):
     @fill_doc(MODEL_FUSION_DOCS)
     def transform(self, X):
         """Return each modality's predictions.
+
+        :meth:`predict` averages them row by row.
 
         %(parameters_X)s
 
