@@ -123,7 +123,25 @@ class _BaseFusionNet(BaseModalityComposition):
 
     # -- fitting ----------------------------------------------------------------
 
-    def _fit(self, X, y):
+    def fit(self, X, y):
+        """Fit the encoders, then train the network.
+
+        With ``early_stopping``, ``validation_fraction`` of the rows are held
+        out to choose the epoch whose weights are kept.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of columns or 2-D array-like
+            The input table.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The class labels (classifier), or the target values (regressor;
+            2-D for several targets).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
         self._validate_params()
         frame, y = self._check_X_y(X, y, reset=True)
         rng = check_random_state(self.random_state)
@@ -429,7 +447,7 @@ class _BaseFusionNet(BaseModalityComposition):
 
 
 _SHARED_PARAMETERS = f"""
-    modalities : list of (str, estimator or {"passthrough", "drop"}, columns)
+    modalities : list of (str, estimator or {{"passthrough", "drop"}}, columns)
         The modality blocks, as in :class:`~mmensemble.FeatureFusion`.
         ``columns`` is a column name (the encoder receives a 1-D Series, as
         ``TfidfVectorizer`` expects), a list of names, a slice, a boolean mask
@@ -528,6 +546,16 @@ _SHARED_PARAMETERS = f"""
         Print one line of progress per epoch when above 0.
 """
 
+# The extended summary, up to the head (which each estimator describes).
+_ARCHITECTURE = """Each modality block gets its own branch; the branch embeddings are
+    concatenated and go through a shared trunk into the head, so the network
+    can learn interactions between modalities that no single modality shows.
+    With ``aux_weight > 0`` every branch also gets an auxiliary head that
+    predicts the target from that modality alone, trained jointly (multi-task
+    learning). A learned "missing" embedding stands in for absent modalities,
+    and modality dropout trains the network to use it. Trained with AdamW on
+    mini-batches, on a GPU when one is present."""
+
 _SHARED_ATTRIBUTES = """
     modalities_ : list of (str, estimator or "passthrough", columns)
         The fitted encoders and their resolved columns (dropped ones excluded).
@@ -577,14 +605,9 @@ _SHARED_ATTRIBUTES = """
 class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
     __doc__ = f"""Shared-layer fusion network classifier, optionally multi-task.
 
-    Each modality block gets its own branch; the branch embeddings are
-    concatenated and go through a shared trunk into a softmax head, so the
-    network can learn interactions between modalities that no single modality
-    shows. With ``aux_weight > 0`` every branch also gets an auxiliary head
-    that predicts the class from that modality alone, trained jointly
-    (multi-task learning). A learned "missing" embedding stands in for absent
-    modalities, and modality dropout trains the network to use it. Trained with
-    AdamW on mini-batches, on a GPU when one is present.
+    {_ARCHITECTURE}
+
+    The head, and each auxiliary head, is a softmax over the classes.
 
     Parameters
     ----------{_SHARED_PARAMETERS}
@@ -639,21 +662,6 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
     )
 
     @fill_doc(MODEL_FUSION_DOCS)
-    def fit(self, X, y):
-        """Fit the encoders, then train the network.
-
-        %(parameters_X)s
-        y : array-like of shape (n_samples,)
-            The class labels.
-
-        Returns
-        -------
-        self : object
-            The fitted classifier.
-        """
-        return self._fit(X, y)
-
-    @fill_doc(MODEL_FUSION_DOCS)
     def partial_fit(self, X, y, classes=None):
         """Train the network for one epoch on ``(X, y)``.
 
@@ -680,13 +688,14 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
             )
         return self._partial_fit(X, y, classes)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict_proba(self, X):
         """Predict class probabilities.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table; missing modalities are allowed.
+        The softmax of the network's main head. A modality missing in a row
+        is represented by its learned "missing" embedding.
+
+        %(parameters_X)s
 
         Returns
         -------
@@ -695,13 +704,13 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
         """
         return softmax(self._outputs(X), axis=1)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict class labels.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table; missing modalities are allowed.
+        The class of highest probability under :meth:`predict_proba`.
+
+        %(parameters_X)s
 
         Returns
         -------
@@ -771,14 +780,10 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
 class FusionNetRegressor(RegressorMixin, _BaseFusionNet):
     __doc__ = f"""Shared-layer fusion network regressor, optionally multi-task.
 
-    Each modality block gets its own branch; the branch embeddings are
-    concatenated and go through a shared trunk into a linear head, so the
-    network can learn interactions between modalities that no single modality
-    shows. With ``aux_weight > 0`` every branch also gets an auxiliary head
-    that predicts the target from that modality alone, trained jointly
-    (multi-task learning). A learned "missing" embedding stands in for absent
-    modalities, and modality dropout trains the network to use it. The target
-    is standardised internally; several targets (2-D ``y``) share one network.
+    {_ARCHITECTURE}
+
+    The heads are linear. The target is standardised internally; several
+    targets (2-D ``y``) share one network.
 
     Parameters
     ----------{_SHARED_PARAMETERS}
@@ -809,21 +814,6 @@ class FusionNetRegressor(RegressorMixin, _BaseFusionNet):
     _class_weight = None
 
     @fill_doc(MODEL_FUSION_DOCS)
-    def fit(self, X, y):
-        """Fit the encoders, then train the network.
-
-        %(parameters_X)s
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            The target values.
-
-        Returns
-        -------
-        self : object
-            The fitted regressor.
-        """
-        return self._fit(X, y)
-
-    @fill_doc(MODEL_FUSION_DOCS)
     def partial_fit(self, X, y):
         """Train the network for one epoch on ``(X, y)``.
 
@@ -843,13 +833,15 @@ class FusionNetRegressor(RegressorMixin, _BaseFusionNet):
         """
         return self._partial_fit(X, y, None)
 
+    @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
         """Predict the target.
 
-        Parameters
-        ----------
-        X : DataFrame, dict of columns or 2-D array-like
-            The input table; missing modalities are allowed.
+        The network's main head, mapped back from the standardised target
+        to the scale of ``y``. A modality missing in a row is represented by
+        its learned "missing" embedding.
+
+        %(parameters_X)s
 
         Returns
         -------
