@@ -264,6 +264,10 @@ class _BaseModelFusion(TransformerMixin, BaseModalityComposition):
         names.extend(self._extra_feature_names())
         return np.asarray(names, dtype=object)
 
+    def _output_widths(self):
+        """Each kept modality's number of columns in ``transform``."""
+        raise NotImplementedError
+
     def _extra_feature_names(self):
         """Names of the columns of ``transform`` after the modalities' outputs."""
         return []

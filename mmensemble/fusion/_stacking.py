@@ -289,9 +289,11 @@ class _BaseModalityStacking(_BaseModelFusion):
         return self._meta_features(X)[0]
 
     def _output_widths(self):
+        """Each kept modality's number of meta-feature columns."""
         return self._meta_widths
 
     def _extra_feature_names(self):
+        """The missing indicators, then the passthrough columns."""
         return [
             *(f"{name}__missing" for name in self.missing_modalities_),
             *(str(column) for column in self.passthrough_columns_),
