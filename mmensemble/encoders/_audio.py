@@ -23,6 +23,7 @@ import numpy as np
 from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
+from .._signature import inherits_parameters
 from .._torch_utils import resolve_device, torch
 from ._audio_io import decode_audio
 from ._base import BaseCellEncoder, check_names
@@ -215,6 +216,7 @@ class MFCCEncoder(BaseCellEncoder):
     _runtime_attributes = ("_torch_mfcc",)
     _libraries = ("librosa", "torch", "soundfile", "soxr", "scipy")
 
+    @inherits_parameters(BaseCellEncoder)
     def __init__(
         self,
         *,
@@ -231,11 +233,9 @@ class MFCCEncoder(BaseCellEncoder):
         backend="auto",
         device="auto",
         batch_size=64,
-        n_jobs=None,
-        on_error="raise",
-        verbose=0,
-        memory=None,
+        **params,
     ):
+        super().__init__(batch_size=batch_size, **params)
         self.sr = sr
         self.n_mfcc = n_mfcc
         self.n_fft = n_fft
@@ -248,11 +248,6 @@ class MFCCEncoder(BaseCellEncoder):
         self.max_duration = max_duration
         self.backend = backend
         self.device = device
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
 
     def _validate_params(self):
         super()._validate_params()

@@ -82,6 +82,13 @@ class BaseCellEncoder(ErrorsTableMixin, TransformerMixin, BaseEstimator):
     Missing cells (``None``, NaN, ``pd.NA``) are never decoded: their output
     rows are NaN. With ``on_error="missing"``, cells that fail to decode are
     treated the same way, and ``errors_`` lists them.
+
+    The runtime parameters every encoder takes (``batch_size``, ``n_jobs``,
+    ``on_error``, ``verbose``, ``memory``) are stored here. A subclass's
+    ``__init__`` names its own parameters (and ``batch_size``, whose default
+    is its own), passes the rest on as ``**params`` and is decorated with
+    ``inherits_parameters(BaseCellEncoder)``, so that ``get_params`` and
+    ``clone`` see them all.
     """
 
     _parameter_constraints: dict = {
@@ -93,6 +100,15 @@ class BaseCellEncoder(ErrorsTableMixin, TransformerMixin, BaseEstimator):
     }
     _runtime_attributes: tuple = ()
     _libraries: tuple = ()
+
+    def __init__(
+        self, *, batch_size=32, n_jobs=None, on_error="raise", verbose=0, memory=None
+    ):
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.on_error = on_error
+        self.verbose = verbose
+        self.memory = memory
 
     @fill_doc(ENCODER_DOCS)
     def fit(self, X, y=None):

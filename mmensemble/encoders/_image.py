@@ -12,6 +12,7 @@ import numpy as np
 from .._compat import HasMethods, Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
+from .._signature import inherits_parameters
 from ._base import BaseCellEncoder
 from ._docs import ENCODER_DOCS
 
@@ -138,6 +139,7 @@ class ImageEncoder(BaseCellEncoder):
     _runtime_attributes = ("_model", "_device", "_input_size", "_session")
     _libraries = ("torch", "pillow", "onnxruntime")
 
+    @inherits_parameters(BaseCellEncoder)
     def __init__(
         self,
         backbone="lite0",
@@ -150,11 +152,9 @@ class ImageEncoder(BaseCellEncoder):
         draft=False,
         max_pixels=89_478_485,
         batch_size=8,
-        n_jobs=None,
-        on_error="raise",
-        verbose=0,
-        memory=None,
+        **params,
     ):
+        super().__init__(batch_size=batch_size, **params)
         self.backbone = backbone
         self.image_size = image_size
         self.device = device
@@ -163,11 +163,6 @@ class ImageEncoder(BaseCellEncoder):
         self.channels_last = channels_last
         self.draft = draft
         self.max_pixels = max_pixels
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
 
     def _prepare(self):
         if self._torch_free():

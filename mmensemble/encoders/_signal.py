@@ -27,6 +27,7 @@ from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, MMEnsembleError
+from .._signature import inherits_parameters
 from ._base import BaseCellEncoder, _bad_cells_message, check_names
 from ._cells import as_cell_series, missing_mask
 from ._docs import ENCODER_DOCS
@@ -248,6 +249,7 @@ class SignalEncoder(BaseCellEncoder):
         "random_state": ["random_state"],
     }
 
+    @inherits_parameters(BaseCellEncoder)
     def __init__(
         self,
         *,
@@ -264,11 +266,9 @@ class SignalEncoder(BaseCellEncoder):
         max_length=10_000_000,
         random_state=None,
         batch_size=64,
-        n_jobs=None,
-        on_error="raise",
-        verbose=0,
-        memory=None,
+        **params,
     ):
+        super().__init__(batch_size=batch_size, **params)
         self.features = features
         self.sr = sr
         self.layout = layout
@@ -281,11 +281,6 @@ class SignalEncoder(BaseCellEncoder):
         self.minirocket_length = minirocket_length
         self.max_length = max_length
         self.random_state = random_state
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
 
     # ---------------------------------------------------------------- checks
 

@@ -14,6 +14,7 @@ from .._compat import StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
 from .._exceptions import MMEnsembleError
+from .._signature import inherits_parameters
 from ._base import BaseCellEncoder
 from ._docs import ENCODER_DOCS
 
@@ -139,6 +140,7 @@ class TextEncoder(BaseCellEncoder):
         "onnxruntime",
     )
 
+    @inherits_parameters(BaseCellEncoder)
     def __init__(
         self,
         model=None,
@@ -147,20 +149,13 @@ class TextEncoder(BaseCellEncoder):
         device="auto",
         runtime="auto",
         batch_size=32,
-        n_jobs=None,
-        on_error="raise",
-        verbose=0,
-        memory=None,
+        **params,
     ):
+        super().__init__(batch_size=batch_size, **params)
         self.model = model
         self.normalize = normalize
         self.device = device
         self.runtime = runtime
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
 
     def _prepare(self):
         from .._torch_utils import resolve_device

@@ -15,6 +15,7 @@ from .._compat import Interval, StrOptions
 from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError
 from .._parallel import Parallel, delayed
+from .._signature import inherits_parameters
 from ._base import BaseCellEncoder, _bad_cells_message, check_names
 from ._cells import as_cell_series, missing_mask
 from ._docs import ENCODER_DOCS
@@ -145,6 +146,7 @@ class VideoEncoder(BaseCellEncoder):
     _runtime_attributes = ("_frames_ready",)
     _libraries = ("av",)
 
+    @inherits_parameters(BaseCellEncoder)
     def __init__(
         self,
         image_encoder=None,
@@ -154,21 +156,14 @@ class VideoEncoder(BaseCellEncoder):
         pooling="mean",
         seek=True,
         batch_size=4,
-        n_jobs=None,
-        on_error="raise",
-        verbose=0,
-        memory=None,
+        **params,
     ):
+        super().__init__(batch_size=batch_size, **params)
         self.image_encoder = image_encoder
         self.n_frames = n_frames
         self.every_seconds = every_seconds
         self.pooling = pooling
         self.seek = seek
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
 
     @fill_doc(ENCODER_DOCS)
     def fit(self, X, y=None):

@@ -30,6 +30,7 @@ import numpy as np
 from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
+from .._signature import inherits_parameters
 from ._audio import _NUMPY_STATS, validate_stats
 from ._audio_io import decode_audio
 from ._base import BaseCellEncoder
@@ -195,6 +196,7 @@ class WhisperEncoder(BaseCellEncoder):
     _runtime_attributes = ("_model", "_compute_type", "_n_mels", "_state_width")
     _libraries = ("ctranslate2", "librosa", "soundfile", "soxr")
 
+    @inherits_parameters(BaseCellEncoder)
     def __init__(
         self,
         model=None,
@@ -207,11 +209,9 @@ class WhisperEncoder(BaseCellEncoder):
         precision="auto",
         n_threads=None,
         batch_size=16,
-        n_jobs=None,
-        on_error="raise",
-        verbose=0,
-        memory=None,
+        **params,
     ):
+        super().__init__(batch_size=batch_size, **params)
         self.model = model
         self.sr = sr
         self.window = window
@@ -220,11 +220,6 @@ class WhisperEncoder(BaseCellEncoder):
         self.device = device
         self.precision = precision
         self.n_threads = n_threads
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
 
     def _validate_params(self):
         super()._validate_params()

@@ -31,10 +31,11 @@ from sklearn.utils.validation import (
 
 from .._compat import Interval, StrOptions
 from .._docstrings import fill_doc
+from .._signature import inherits_parameters
 from .._torch_utils import resolve_device, torch
 from ..encoders._base import concat_errors
 from ._docs import MODEL_FUSION_DOCS
-from ._modality import BaseModalityComposition, as_frame, extend_signature
+from ._modality import BaseModalityComposition, as_frame
 from ._plumbing import block_statistics, encode, fit_encode, modality_rows, scale_block
 
 __all__ = ["FusionNetClassifier", "FusionNetRegressor"]
@@ -651,15 +652,10 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
     }
     _task = "classification"
 
+    @inherits_parameters(_BaseFusionNet)
     def __init__(self, modalities, *, class_weight=None, **params):
         super().__init__(modalities, **params)
         self.class_weight = class_weight
-
-    # The parameters sklearn's get_params and clone see: the shared ones and
-    # class_weight, without repeating the shared ones here.
-    __init__.__signature__ = extend_signature(
-        _BaseFusionNet.__init__, class_weight=None
-    )
 
     @fill_doc(MODEL_FUSION_DOCS)
     def partial_fit(self, X, y, classes=None):

@@ -6,7 +6,6 @@ its transformers. This module holds what they share: nested parameters
 selecting a modality's columns from it.
 """
 
-import inspect
 import numbers
 import warnings
 
@@ -390,29 +389,3 @@ def fitted_errors(estimator):
         if isinstance(getattr(candidate, "errors_", None), pd.DataFrame)
     }
     return concat_errors(tables.values())
-
-
-def extend_signature(function, **extra):
-    """``function``'s signature with more keyword-only parameters at the end.
-
-    A subclass whose ``__init__`` takes its own parameters and passes the rest
-    on (``**params``) sets this as its ``__init__.__signature__``, so that
-    sklearn's ``get_params`` and ``clone`` see every parameter while the
-    shared ones are written once, in the base class.
-
-    Parameters
-    ----------
-    function : callable
-    **extra : dict
-        Name and default of each added parameter.
-
-    Returns
-    -------
-    signature : inspect.Signature
-    """
-    signature = inspect.signature(function)
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-        for name, default in extra.items()
-    ]
-    return signature.replace(parameters=[*signature.parameters.values(), *added])

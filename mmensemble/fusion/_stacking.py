@@ -22,8 +22,9 @@ from .._compat import (
     _check_response_method,
 )
 from .._docstrings import fill_doc
+from .._signature import inherits_parameters
 from ._docs import MODEL_FUSION_DOCS
-from ._modality import as_frame, extend_signature, resolve_columns
+from ._modality import as_frame, resolve_columns
 from ._model_fusion import _BaseModelFusion
 
 __all__ = ["ModalityStackingClassifier", "ModalityStackingRegressor"]
@@ -429,15 +430,10 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
         ],
     }
 
+    @inherits_parameters(_BaseModalityStacking)
     def __init__(self, modalities, *, stack_method="auto", **params):
         super().__init__(modalities, **params)
         self.stack_method = stack_method
-
-    # What sklearn's get_params and clone see: the shared parameters of the
-    # base and stack_method, without repeating the shared ones here.
-    __init__.__signature__ = extend_signature(
-        _BaseModalityStacking.__init__, stack_method="auto"
-    )
 
     _default_final_estimator = LogisticRegression
 

@@ -8,8 +8,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import StrOptions
 from .._docstrings import fill_doc
+from .._signature import inherits_parameters
 from ._docs import MODEL_FUSION_DOCS
-from ._modality import as_frame, extend_signature
+from ._modality import as_frame
 from ._model_fusion import _BaseModelFusion
 from ._plumbing import check_weights
 
@@ -243,16 +244,11 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
         "flatten_transform": ["boolean"],
     }
 
+    @inherits_parameters(_BaseModalityVoting)
     def __init__(self, modalities, *, voting="hard", flatten_transform=True, **params):
         super().__init__(modalities, **params)
         self.voting = voting
         self.flatten_transform = flatten_transform
-
-    # What sklearn's get_params and clone see: the shared parameters of the
-    # base, then voting and flatten_transform.
-    __init__.__signature__ = extend_signature(
-        _BaseModalityVoting.__init__, voting="hard", flatten_transform=True
-    )
 
     @property
     def _vote_method(self):
