@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from mmensemble._signature import inherits_parameters
 from mmensemble.encoders._base import BaseCellEncoder
 
 
@@ -15,16 +16,12 @@ class SummaryEncoder(BaseCellEncoder):
     """
 
     _runtime_attributes = ("_calls",)
-    # Runtime settings the tests never vary: class attributes, not parameters.
-    n_jobs = 2
-    verbose = 0
     batches = []
 
-    def __init__(self, *, scale=1.0, batch_size=4, on_error="raise", memory=None):
+    @inherits_parameters(BaseCellEncoder)
+    def __init__(self, *, scale=1.0, batch_size=4, **params):
+        super().__init__(batch_size=batch_size, **params)
         self.scale = scale
-        self.batch_size = batch_size
-        self.on_error = on_error
-        self.memory = memory
 
     def _prepare(self):
         self._calls = 0
