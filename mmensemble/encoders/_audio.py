@@ -17,13 +17,14 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 
 from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from .._torch_utils import resolve_device, torch
 from ._audio_io import decode_audio
 from ._base import BaseCellEncoder, check_names
@@ -61,6 +62,7 @@ _MEL_BLOCK = 64
 _TORCH_THREADS_LOCK = threading.Lock()
 
 
+@estimator_parameters
 @fill_doc(ENCODER_DOCS)
 class MFCCEncoder(BaseCellEncoder):
     """Encode audio clips as MFCCs (and deltas) pooled over time.
@@ -198,7 +200,7 @@ class MFCCEncoder(BaseCellEncoder):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseCellEncoder._parameter_constraints,
         "sr": [Interval(Real, 0, None, closed="neither")],
         "n_mfcc": [Interval(Integral, 1, None, closed="left")],
@@ -216,38 +218,19 @@ class MFCCEncoder(BaseCellEncoder):
     _runtime_attributes = ("_torch_mfcc",)
     _libraries = ("librosa", "torch", "soundfile", "soxr", "scipy")
 
-    @inherits_parameters(BaseCellEncoder)
-    def __init__(
-        self,
-        *,
-        sr=22050,
-        n_mfcc=20,
-        n_fft=2048,
-        hop_length=512,
-        n_mels=128,
-        fmin=0.0,
-        fmax=None,
-        deltas=0,
-        stats=("mean", "std"),
-        max_duration=600.0,
-        backend="auto",
-        device="auto",
-        batch_size=64,
-        **params,
-    ):
-        super().__init__(batch_size=batch_size, **params)
-        self.sr = sr
-        self.n_mfcc = n_mfcc
-        self.n_fft = n_fft
-        self.hop_length = hop_length
-        self.n_mels = n_mels
-        self.fmin = fmin
-        self.fmax = fmax
-        self.deltas = deltas
-        self.stats = stats
-        self.max_duration = max_duration
-        self.backend = backend
-        self.device = device
+    sr: float = 22050
+    n_mfcc: int = 20
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float | None = None
+    deltas: int = 0
+    stats: tuple = ("mean", "std")
+    max_duration: float | None = 600.0
+    backend: str = "auto"
+    device: str = "auto"
+    batch_size: int = 64
 
     def _validate_params(self):
         super()._validate_params()

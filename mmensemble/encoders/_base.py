@@ -14,6 +14,7 @@ import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from .._compat import HasMethods, Interval, StrOptions, _check_feature_names_in
 from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError
 from .._parallel import Parallel, delayed
+from .._parameters import estimator_parameters
 from ._cache import EmbeddingCache, encoder_fingerprint
 from ._cells import as_cell_series, missing_mask
 from ._docs import ENCODER_DOCS
@@ -59,6 +61,7 @@ class ErrorsTableMixin:
         super().__setstate__(state)
 
 
+@estimator_parameters
 class BaseCellEncoder(ErrorsTableMixin, TransformerMixin, BaseEstimator):
     """Base class of the encoders that turn a column of cells into vectors.
 
@@ -84,31 +87,28 @@ class BaseCellEncoder(ErrorsTableMixin, TransformerMixin, BaseEstimator):
     treated the same way, and ``errors_`` lists them.
 
     The runtime parameters every encoder takes (``batch_size``, ``n_jobs``,
-    ``on_error``, ``verbose``, ``memory``) are stored here. A subclass's
-    ``__init__`` names its own parameters (and ``batch_size``, whose default
-    is its own), passes the rest on as ``**params`` and is decorated with
-    ``inherits_parameters(BaseCellEncoder)``, so that ``get_params`` and
-    ``clone`` see them all.
+    ``on_error``, ``verbose``, ``memory``) are declared here, as annotated
+    class attributes; a subclass declares its own the same way (and may
+    declare ``batch_size`` again with a default of its own), and
+    :func:`~mmensemble._parameters.estimator_parameters` writes the
+    ``__init__`` that stores them all.
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
         "on_error": [StrOptions({"raise", "missing"})],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
-    _runtime_attributes: tuple = ()
-    _libraries: tuple = ()
+    _runtime_attributes: ClassVar[tuple] = ()
+    _libraries: ClassVar[tuple] = ()
 
-    def __init__(
-        self, *, batch_size=32, n_jobs=None, on_error="raise", verbose=0, memory=None
-    ):
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-        self.memory = memory
+    batch_size: int = 32
+    n_jobs: int | None = None
+    on_error: str = "raise"
+    verbose: int = 0
+    memory: str | os.PathLike | None = None
 
     @fill_doc(ENCODER_DOCS)
     def fit(self, X, y=None):

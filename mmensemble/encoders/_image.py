@@ -5,14 +5,16 @@ import hashlib
 import importlib.util
 import io
 import os
+from dataclasses import field
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 
 from .._compat import HasMethods, Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from ._base import BaseCellEncoder
 from ._docs import ENCODER_DOCS
 
@@ -32,6 +34,7 @@ _WEIGHT_PACKAGES = {
 _NATIVE_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}
 
 
+@estimator_parameters
 @fill_doc(ENCODER_DOCS)
 class ImageEncoder(BaseCellEncoder):
     """Embed images with a pretrained CNN (EfficientNet-Lite by default).
@@ -125,7 +128,7 @@ class ImageEncoder(BaseCellEncoder):
     (2, 1280)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseCellEncoder._parameter_constraints,
         "backbone": [StrOptions(_BACKBONES), HasMethods(["forward"])],
         "image_size": [Interval(Integral, 8, None, closed="left"), None],
@@ -139,30 +142,15 @@ class ImageEncoder(BaseCellEncoder):
     _runtime_attributes = ("_model", "_device", "_input_size", "_session")
     _libraries = ("torch", "pillow", "onnxruntime")
 
-    @inherits_parameters(BaseCellEncoder)
-    def __init__(
-        self,
-        backbone="lite0",
-        *,
-        image_size=None,
-        device="auto",
-        precision="auto",
-        runtime="auto",
-        channels_last=True,
-        draft=False,
-        max_pixels=89_478_485,
-        batch_size=8,
-        **params,
-    ):
-        super().__init__(batch_size=batch_size, **params)
-        self.backbone = backbone
-        self.image_size = image_size
-        self.device = device
-        self.precision = precision
-        self.runtime = runtime
-        self.channels_last = channels_last
-        self.draft = draft
-        self.max_pixels = max_pixels
+    backbone: str = field(default="lite0", kw_only=False)
+    image_size: int | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    runtime: str = "auto"
+    channels_last: bool = True
+    draft: bool = False
+    max_pixels: int | None = 89_478_485
+    batch_size: int = 8
 
     def _prepare(self):
         if self._torch_free():

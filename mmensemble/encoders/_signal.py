@@ -18,6 +18,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, MMEnsembleError
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from ._base import BaseCellEncoder, _bad_cells_message, check_names
 from ._cells import as_cell_series, missing_mask
 from ._docs import ENCODER_DOCS
@@ -53,6 +54,7 @@ class SignalEncoderError(MMEnsembleError, ValueError):
     """A SignalEncoder parameter or training column cannot be used."""
 
 
+@estimator_parameters
 @fill_doc(ENCODER_DOCS)
 class SignalEncoder(BaseCellEncoder):
     """Encode multichannel sensor series as fixed-length feature vectors.
@@ -230,7 +232,7 @@ class SignalEncoder(BaseCellEncoder):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseCellEncoder._parameter_constraints,
         "features": [tuple, list],
         "sr": [Interval(Real, 0, None, closed="neither")],
@@ -249,38 +251,19 @@ class SignalEncoder(BaseCellEncoder):
         "random_state": ["random_state"],
     }
 
-    @inherits_parameters(BaseCellEncoder)
-    def __init__(
-        self,
-        *,
-        features=_DEFAULT_FEATURES,
-        sr=1.0,
-        layout="time_first",
-        n_channels=None,
-        channel_names=None,
-        quantiles=(0.25, 0.5, 0.75),
-        bands=4,
-        nperseg=256,
-        minirocket_kernels=10_000,
-        minirocket_length=None,
-        max_length=10_000_000,
-        random_state=None,
-        batch_size=64,
-        **params,
-    ):
-        super().__init__(batch_size=batch_size, **params)
-        self.features = features
-        self.sr = sr
-        self.layout = layout
-        self.n_channels = n_channels
-        self.channel_names = channel_names
-        self.quantiles = quantiles
-        self.bands = bands
-        self.nperseg = nperseg
-        self.minirocket_kernels = minirocket_kernels
-        self.minirocket_length = minirocket_length
-        self.max_length = max_length
-        self.random_state = random_state
+    features: tuple = _DEFAULT_FEATURES
+    sr: float = 1.0
+    layout: str = "time_first"
+    n_channels: int | None = None
+    channel_names: list | tuple | None = None
+    quantiles: tuple = (0.25, 0.5, 0.75)
+    bands: int = 4
+    nperseg: int = 256
+    minirocket_kernels: int = 10_000
+    minirocket_length: int | None = None
+    max_length: int | None = 10_000_000
+    random_state: object = None
+    batch_size: int = 64
 
     # ---------------------------------------------------------------- checks
 

@@ -6,7 +6,9 @@ import importlib.util
 import os
 import threading
 from contextlib import contextmanager
+from dataclasses import field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -14,7 +16,7 @@ from .._compat import StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
 from .._exceptions import MMEnsembleError
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from ._base import BaseCellEncoder
 from ._docs import ENCODER_DOCS
 
@@ -27,6 +29,7 @@ class ModelNotFoundError(MMEnsembleError, ValueError):
     """A sentence-transformers model is neither a directory nor in the local cache."""
 
 
+@estimator_parameters
 @fill_doc(ENCODER_DOCS)
 class TextEncoder(BaseCellEncoder):
     """Embed texts with a pretrained sentence-transformers model, offline.
@@ -124,7 +127,7 @@ class TextEncoder(BaseCellEncoder):
     (3, 384)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseCellEncoder._parameter_constraints,
         "model": [None, str, os.PathLike],
         "normalize": ["boolean"],
@@ -140,22 +143,11 @@ class TextEncoder(BaseCellEncoder):
         "onnxruntime",
     )
 
-    @inherits_parameters(BaseCellEncoder)
-    def __init__(
-        self,
-        model=None,
-        *,
-        normalize=True,
-        device="auto",
-        runtime="auto",
-        batch_size=32,
-        **params,
-    ):
-        super().__init__(batch_size=batch_size, **params)
-        self.model = model
-        self.normalize = normalize
-        self.device = device
-        self.runtime = runtime
+    model: str | os.PathLike | None = field(default=None, kw_only=False)
+    normalize: bool = True
+    device: str = "auto"
+    runtime: str = "auto"
+    batch_size: int = 32
 
     def _prepare(self):
         from .._torch_utils import resolve_device

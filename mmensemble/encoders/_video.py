@@ -5,7 +5,9 @@ so that fusion estimators see the frames and the sound as two modalities.
 """
 
 import warnings
+from dataclasses import field
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ from .._compat import Interval, StrOptions
 from .._docstrings import fill_doc
 from .._exceptions import BadCellWarning, CellDecodeError
 from .._parallel import Parallel, delayed
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from ._base import BaseCellEncoder, _bad_cells_message, check_names
 from ._cells import as_cell_series, missing_mask
 from ._docs import ENCODER_DOCS
@@ -36,6 +38,7 @@ _POOLINGS = ("mean", "max", "std")
 _POOL = {"mean": np.mean, "max": np.max, "std": np.std}
 
 
+@estimator_parameters
 @fill_doc(ENCODER_DOCS)
 class VideoEncoder(BaseCellEncoder):
     """Embed video clips: sampled frames through an ImageEncoder, pooled over time.
@@ -135,7 +138,7 @@ class VideoEncoder(BaseCellEncoder):
     ['frames_mean0', 'frames_std0']
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseCellEncoder._parameter_constraints,
         "image_encoder": [None, ImageEncoder],
         "n_frames": [Interval(Integral, 1, None, closed="left"), None],
@@ -146,24 +149,12 @@ class VideoEncoder(BaseCellEncoder):
     _runtime_attributes = ("_frames_ready",)
     _libraries = ("av",)
 
-    @inherits_parameters(BaseCellEncoder)
-    def __init__(
-        self,
-        image_encoder=None,
-        *,
-        n_frames=8,
-        every_seconds=None,
-        pooling="mean",
-        seek=True,
-        batch_size=4,
-        **params,
-    ):
-        super().__init__(batch_size=batch_size, **params)
-        self.image_encoder = image_encoder
-        self.n_frames = n_frames
-        self.every_seconds = every_seconds
-        self.pooling = pooling
-        self.seek = seek
+    image_encoder: ImageEncoder | None = field(default=None, kw_only=False)
+    n_frames: int | None = 8
+    every_seconds: float | None = None
+    pooling: str | tuple = "mean"
+    seek: bool = True
+    batch_size: int = 4
 
     @fill_doc(ENCODER_DOCS)
     def fit(self, X, y=None):

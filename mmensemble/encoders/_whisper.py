@@ -20,17 +20,19 @@ this small; the tests check both against a direct computation.
 import hashlib
 import os
 import warnings
+from dataclasses import field
 from functools import lru_cache
 from importlib.metadata import version
 from numbers import Integral, Real
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from .._compat import Interval, StrOptions
 from .._deps import import_optional
 from .._docstrings import fill_doc
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from ._audio import _NUMPY_STATS, validate_stats
 from ._audio_io import decode_audio
 from ._base import BaseCellEncoder
@@ -58,6 +60,7 @@ _PRECISIONS = {"auto", "float32", "float16", "bfloat16", "int8"}
 _CALL_FRAMES = 4 * WINDOW_FRAMES
 
 
+@estimator_parameters
 @fill_doc(ENCODER_DOCS)
 class WhisperEncoder(BaseCellEncoder):
     """Encode speech clips as Whisper encoder states pooled over time.
@@ -182,7 +185,7 @@ class WhisperEncoder(BaseCellEncoder):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseCellEncoder._parameter_constraints,
         "model": [None, str, os.PathLike],
         "sr": [Interval(Real, 0, None, closed="neither")],
@@ -196,30 +199,15 @@ class WhisperEncoder(BaseCellEncoder):
     _runtime_attributes = ("_model", "_compute_type", "_n_mels", "_state_width")
     _libraries = ("ctranslate2", "librosa", "soundfile", "soxr")
 
-    @inherits_parameters(BaseCellEncoder)
-    def __init__(
-        self,
-        model=None,
-        *,
-        sr=16000,
-        window=1.0,
-        stats=("mean", "std"),
-        max_duration=600.0,
-        device="auto",
-        precision="auto",
-        n_threads=None,
-        batch_size=16,
-        **params,
-    ):
-        super().__init__(batch_size=batch_size, **params)
-        self.model = model
-        self.sr = sr
-        self.window = window
-        self.stats = stats
-        self.max_duration = max_duration
-        self.device = device
-        self.precision = precision
-        self.n_threads = n_threads
+    model: str | os.PathLike | None = field(default=None, kw_only=False)
+    sr: float = 16000
+    window: float = 1.0
+    stats: tuple = ("mean", "std")
+    max_duration: float | None = 600.0
+    device: str = "auto"
+    precision: str = "auto"
+    n_threads: int | None = None
+    batch_size: int = 16
 
     def _validate_params(self):
         super()._validate_params()

@@ -9,6 +9,7 @@ whichever scores better out of fold.
 
 import time
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from sklearn.utils.validation import (
 from .._compat import Interval
 from .._docstrings import fill_doc
 from .._parallel import Parallel, delayed
+from .._parameters import estimator_parameters
 from ..encoders._base import concat_errors
 from ..encoders._cells import missing_mask
 from ._defaults import InvalidChoiceError, default_head, default_meta_learner
@@ -86,10 +88,11 @@ best_method_ : str
 }
 
 
+@estimator_parameters
 class _BaseAutoFusion(BaseModalityComposition):
     """What the automatic fusion classifier and regressor share."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "modalities": [list],
         "methods": [list, tuple],
         "cv": ["cv_object"],
@@ -100,26 +103,13 @@ class _BaseAutoFusion(BaseModalityComposition):
         "verbose": ["verbose"],
     }
 
-    def __init__(
-        self,
-        modalities,
-        *,
-        methods=METHODS,
-        cv=5,
-        ensemble_size=25,
-        net_params=None,
-        random_state=None,
-        n_jobs=None,
-        verbose=0,
-    ):
-        self.modalities = modalities
-        self.methods = methods
-        self.cv = cv
-        self.ensemble_size = ensemble_size
-        self.net_params = net_params
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
+    methods: tuple = METHODS
+    cv: object = 5
+    ensemble_size: int = 25
+    net_params: dict | None = None
+    random_state: object = None
+    n_jobs: int | None = None
+    verbose: int = 0
 
     # -- fitting ----------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Feature-level (early) fusion of modality blocks."""
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +15,7 @@ from sklearn.utils.validation import (
 from .._compat import Interval, StrOptions
 from .._docstrings import fill_doc
 from .._parallel import Parallel, delayed
+from .._parameters import estimator_parameters
 from ..encoders._base import concat_errors
 from ._docs import MODEL_FUSION_DOCS
 from ._modality import BaseModalityComposition, as_frame
@@ -38,6 +40,7 @@ _EARLY_DOCS = {
 }
 
 
+@estimator_parameters
 @fill_doc(MODEL_FUSION_DOCS)
 class FeatureFusion(TransformerMixin, BaseModalityComposition):
     """Concatenate per-modality feature blocks into one matrix (early fusion).
@@ -147,7 +150,7 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
     ['size__size', 'text__missing']
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "modalities": [list],
         "block_scaling": [StrOptions({"variance"}), None],
         "weights": [dict, None],
@@ -157,24 +160,12 @@ class FeatureFusion(TransformerMixin, BaseModalityComposition):
         "n_jobs": [Integral, None],
     }
 
-    def __init__(
-        self,
-        modalities,
-        *,
-        block_scaling="variance",
-        weights=None,
-        add_indicator=True,
-        sparse_threshold=0.3,
-        on_error=None,
-        n_jobs=None,
-    ):
-        self.modalities = modalities
-        self.block_scaling = block_scaling
-        self.weights = weights
-        self.add_indicator = add_indicator
-        self.sparse_threshold = sparse_threshold
-        self.on_error = on_error
-        self.n_jobs = n_jobs
+    block_scaling: str | None = "variance"
+    weights: object = None
+    add_indicator: bool = True
+    sparse_threshold: float = 0.3
+    on_error: str | None = None
+    n_jobs: int | None = None
 
     @fill_doc(_EARLY_DOCS)
     def fit(self, X, y=None):

@@ -11,6 +11,7 @@ import math
 import threading
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +32,7 @@ from sklearn.utils.validation import (
 
 from .._compat import Interval, StrOptions
 from .._docstrings import fill_doc
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from .._torch_utils import resolve_device, torch
 from ..encoders._base import concat_errors
 from ._docs import MODEL_FUSION_DOCS
@@ -44,6 +45,7 @@ __all__ = ["FusionNetClassifier", "FusionNetRegressor"]
 _REBUILD_LOCK = threading.Lock()
 
 
+@estimator_parameters
 class _BaseFusionNet(BaseModalityComposition):
     """What the fusion-network classifier and regressor share.
 
@@ -51,7 +53,7 @@ class _BaseFusionNet(BaseModalityComposition):
     ``_targets`` and ``_stratify``.
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "modalities": [list],
         "branch_size": [Interval(Integral, 1, None, closed="left")],
         "hidden_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -75,52 +77,26 @@ class _BaseFusionNet(BaseModalityComposition):
         "verbose": ["verbose"],
     }
 
-    def __init__(
-        self,
-        modalities,
-        *,
-        branch_size=64,
-        hidden_sizes=(64,),
-        activation="relu",
-        normalization="layer",
-        dropout=0.1,
-        modality_dropout=0.1,
-        aux_weight=0.0,
-        lr=1e-3,
-        weight_decay=1e-4,
-        batch_size=64,
-        max_epochs=100,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        on_error=None,
-        device="auto",
-        mixed_precision=True,
-        random_state=None,
-        verbose=0,
-    ):
-        self.modalities = modalities
-        self.branch_size = branch_size
-        self.hidden_sizes = hidden_sizes
-        self.activation = activation
-        self.normalization = normalization
-        self.dropout = dropout
-        self.modality_dropout = modality_dropout
-        self.aux_weight = aux_weight
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.on_error = on_error
-        self.device = device
-        self.mixed_precision = mixed_precision
-        self.random_state = random_state
-        self.verbose = verbose
+    branch_size: int = 64
+    hidden_sizes: tuple = (64,)
+    activation: str = "relu"
+    normalization: str | None = "layer"
+    dropout: float = 0.1
+    modality_dropout: float = 0.1
+    aux_weight: float = 0.0
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    max_epochs: int = 100
+    early_stopping: bool = True
+    validation_fraction: float = 0.1
+    n_iter_no_change: int = 10
+    tol: float = 1e-4
+    on_error: str | None = None
+    device: str = "auto"
+    mixed_precision: bool = True
+    random_state: object = None
+    verbose: int = 0
 
     # -- fitting ----------------------------------------------------------------
 
@@ -603,6 +579,7 @@ _SHARED_ATTRIBUTES = """
 """
 
 
+@estimator_parameters
 class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
     __doc__ = f"""Shared-layer fusion network classifier, optionally multi-task.
 
@@ -646,16 +623,13 @@ class FusionNetClassifier(ClassifierMixin, _BaseFusionNet):
     (3, 2)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseFusionNet._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
     _task = "classification"
 
-    @inherits_parameters(_BaseFusionNet)
-    def __init__(self, modalities, *, class_weight=None, **params):
-        super().__init__(modalities, **params)
-        self.class_weight = class_weight
+    class_weight: dict | str | None = None
 
     @fill_doc(MODEL_FUSION_DOCS)
     def partial_fit(self, X, y, classes=None):

@@ -8,6 +8,7 @@ selecting a modality's columns from it.
 
 import numbers
 import warnings
+from dataclasses import field
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from sklearn.utils import Bunch
 
 from .._compat import _BaseComposition
 from .._exceptions import BadCellWarning, CellDecodeError, ColumnNotFoundError
+from .._parameters import estimator_parameters
 from ..encoders._base import (
     ErrorsTableMixin,
     _bad_cells_message,
@@ -28,15 +30,20 @@ from ..encoders._cells import missing_mask
 __all__ = ["BaseModalityComposition", "as_frame", "select_columns"]
 
 
+@estimator_parameters
 class BaseModalityComposition(ErrorsTableMixin, _BaseComposition):
     """Nested ``get_params``/``set_params`` over a ``modalities`` list of triples.
 
     Parameters of a modality's estimator are addressed as ``<name>__<param>``,
     and a whole estimator can be replaced with ``set_params(<name>=...)``.
     Fitted fusion estimators keep the cells they found bad in ``errors_``.
+    The ``modalities`` parameter, first and positional, is declared here for
+    every fusion estimator.
     """
 
     _required_parameters = ["modalities"]
+
+    modalities: list = field(kw_only=False)
 
     @property
     def _transformers(self):

@@ -1,6 +1,7 @@
 """Model-level fusion by stacking: out-of-fold per-modality predictions."""
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import (
@@ -22,7 +23,7 @@ from .._compat import (
     _check_response_method,
 )
 from .._docstrings import fill_doc
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from ._docs import MODEL_FUSION_DOCS
 from ._modality import as_frame, resolve_columns
 from ._model_fusion import _BaseModelFusion
@@ -78,10 +79,11 @@ def _final_estimator_has(method):
     return check
 
 
+@estimator_parameters
 class _BaseModalityStacking(_BaseModelFusion):
     """Stacking of per-modality models, aware of missing modalities."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseModelFusion._parameter_constraints,
         "final_estimator": [None, HasMethods("fit")],
         "cv": ["cv_object"],
@@ -91,28 +93,14 @@ class _BaseModalityStacking(_BaseModelFusion):
         "verbose": ["verbose"],
     }
 
-    def __init__(
-        self,
-        modalities,
-        *,
-        final_estimator=None,
-        cv=None,
-        passthrough=False,
-        modality_dropout=0.25,
-        random_state=None,
-        on_error=None,
-        n_jobs=None,
-        verbose=0,
-    ):
-        self.modalities = modalities
-        self.final_estimator = final_estimator
-        self.cv = cv
-        self.passthrough = passthrough
-        self.modality_dropout = modality_dropout
-        self.random_state = random_state
-        self.on_error = on_error
-        self.n_jobs = n_jobs
-        self.verbose = verbose
+    final_estimator: object = None
+    cv: object = None
+    passthrough: bool | str | list = False
+    modality_dropout: float = 0.25
+    random_state: object = None
+    on_error: str | None = None
+    n_jobs: int | None = None
+    verbose: int = 0
 
     @fill_doc(MODEL_FUSION_DOCS)
     def fit(self, X, y):
@@ -301,6 +289,7 @@ class _BaseModalityStacking(_BaseModelFusion):
         ]
 
 
+@estimator_parameters
 @fill_doc(_STACKING_DOCS)
 class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
     """Stacking of one classifier per modality (model-level fusion).
@@ -423,17 +412,14 @@ class ModalityStackingClassifier(ClassifierMixin, _BaseModalityStacking):
 'a__missing', 'b__missing']
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseModalityStacking._parameter_constraints,
         "stack_method": [
             StrOptions({"auto", "predict_proba", "decision_function", "predict"})
         ],
     }
 
-    @inherits_parameters(_BaseModalityStacking)
-    def __init__(self, modalities, *, stack_method="auto", **params):
-        super().__init__(modalities, **params)
-        self.stack_method = stack_method
+    stack_method: str = "auto"
 
     _default_final_estimator = LogisticRegression
 

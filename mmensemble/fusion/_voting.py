@@ -1,5 +1,7 @@
 """Model-level fusion by voting: one model per modality, weighted votes."""
 
+from typing import ClassVar
+
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
@@ -8,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import StrOptions
 from .._docstrings import fill_doc
-from .._signature import inherits_parameters
+from .._parameters import estimator_parameters
 from ._docs import MODEL_FUSION_DOCS
 from ._modality import as_frame
 from ._model_fusion import _BaseModelFusion
@@ -30,23 +32,20 @@ n_jobs : int, default=None
 }
 
 
+@estimator_parameters
 class _BaseModalityVoting(_BaseModelFusion):
     """Voting over per-modality models, with per-row renormalised weights."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseModelFusion._parameter_constraints,
         "weights": ["array-like", dict, StrOptions({"auto"}), None],
         "cv": ["cv_object"],
     }
 
-    def __init__(
-        self, modalities, *, weights=None, cv=None, on_error=None, n_jobs=None
-    ):
-        self.modalities = modalities
-        self.weights = weights
-        self.cv = cv
-        self.on_error = on_error
-        self.n_jobs = n_jobs
+    weights: object = None
+    cv: object = None
+    on_error: str | None = None
+    n_jobs: int | None = None
 
     @fill_doc(MODEL_FUSION_DOCS)
     def fit(self, X, y):
@@ -130,6 +129,7 @@ class _BaseModalityVoting(_BaseModelFusion):
         return [len(self.classes_) if soft else 1] * len(self.modalities_)
 
 
+@estimator_parameters
 @fill_doc(_VOTING_DOCS)
 class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     """Soft or hard voting over one classifier per modality (model-level fusion).
@@ -238,17 +238,14 @@ class ModalityVotingClassifier(ClassifierMixin, _BaseModalityVoting):
     1
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseModalityVoting._parameter_constraints,
         "voting": [StrOptions({"hard", "soft"})],
         "flatten_transform": ["boolean"],
     }
 
-    @inherits_parameters(_BaseModalityVoting)
-    def __init__(self, modalities, *, voting="hard", flatten_transform=True, **params):
-        super().__init__(modalities, **params)
-        self.voting = voting
-        self.flatten_transform = flatten_transform
+    voting: str = "hard"
+    flatten_transform: bool = True
 
     @property
     def _vote_method(self):

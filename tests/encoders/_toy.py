@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from mmensemble._signature import inherits_parameters
+from mmensemble._parameters import estimator_parameters
 from mmensemble.encoders._base import BaseCellEncoder
 
 
+@estimator_parameters
 class SummaryEncoder(BaseCellEncoder):
     """Scaled mean, spread, minimum and maximum of a numeric array cell.
 
@@ -18,10 +19,8 @@ class SummaryEncoder(BaseCellEncoder):
     _runtime_attributes = ("_calls",)
     batches = []
 
-    @inherits_parameters(BaseCellEncoder)
-    def __init__(self, *, scale=1.0, batch_size=4, **params):
-        super().__init__(batch_size=batch_size, **params)
-        self.scale = scale
+    scale: float = 1.0
+    batch_size: int = 4
 
     def _prepare(self):
         self._calls = 0
