@@ -15,6 +15,7 @@ after the encoder could not take.
 """
 
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import TransformerMixin, clone, is_classifier
@@ -53,7 +54,7 @@ class _BaseModelFusion(TransformerMixin, BaseModalityComposition):
     (``_output_widths``) and which columns follow (``_extra_feature_names``).
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "modalities": [list],
         "on_error": [StrOptions({"raise", "missing"}), None],
         "n_jobs": [None, Integral],
@@ -238,7 +239,7 @@ class _BaseModelFusion(TransformerMixin, BaseModalityComposition):
         Parameters
         ----------
         input_features : array-like of str or None, default=None
-            Not used, present for API consistency.
+            Only checked against the columns seen during ``fit``.
 
         Returns
         -------
