@@ -149,7 +149,7 @@ class ImageEncoder(BaseCellEncoder):
     runtime: str = "auto"
     channels_last: bool = True
     draft: bool = False
-    max_pixels: int | None = 89_478_485
+    max_pixels: int = 89_478_485
     batch_size: int = 8
 
     def _prepare(self):
