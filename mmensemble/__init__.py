@@ -33,6 +33,7 @@ _PUBLIC = {
     "ModalityStackingRegressor": ".fusion",
     "FusionNetClassifier": ".fusion",
     "FusionNetRegressor": ".fusion",
+    "TunedLogisticRegression": ".fusion",
     "AutoFusionClassifier": ".fusion",
     "AutoFusionRegressor": ".fusion",
     "default_encoder": ".fusion",

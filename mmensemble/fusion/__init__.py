@@ -18,6 +18,7 @@ from ._defaults import (
 )
 from ._early import FeatureFusion
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
+from ._heads import TunedLogisticRegression
 from ._stacking import ModalityStackingClassifier, ModalityStackingRegressor
 from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
 
@@ -31,6 +32,7 @@ __all__ = [
     "ModalityStackingRegressor",
     "ModalityVotingClassifier",
     "ModalityVotingRegressor",
+    "TunedLogisticRegression",
     "default_encoder",
     "default_head",
     "default_meta_learner",

@@ -3,7 +3,7 @@
 A *role* says what a modality's columns hold (``"image"``, ``"audio"``,
 ``"text"``, ``"categorical"``, ``"tabular"``). :func:`default_encoder` gives the
 role's encoder, :func:`default_head` the linear model on top, which picks its
-own regularisation by internal cross-validation (``LogisticRegressionCV``,
+own regularisation by internal cross-validation (``TunedLogisticRegression``,
 ``RidgeCV``). Inside a fusion estimator the encoder's outputs come from the
 embedding cache, so this tuning costs no extra encoding. The command line's
 recipes build their models here, so Python users and ``mmensemble fit`` get
@@ -15,14 +15,16 @@ import math
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .._exceptions import MMEnsembleError
+from ._heads import C_GRID, TunedLogisticRegression
 
 __all__ = [
     "AUDIO_ENCODERS",
+    "C_GRID",
     "ROLES",
     "TASKS",
     "TEXT_ENCODERS",
@@ -37,12 +39,8 @@ TEXT_ENCODERS = ("sentence", "tfidf")
 AUDIO_ENCODERS = ("whisper", "mfcc")
 TASKS = ("classification", "regression")
 
-# Inverse regularisation strengths searched by the logistic heads, and the
-# ridge penalties of the regression heads: wide enough for standardised
-# embeddings (which need strong regularisation, C near 0.001-0.1), TF-IDF rows
-# of unit norm and the unit-variance blocks of early fusion (which need little,
-# C near 10). Larger C buys nothing on these and its fits are the slowest.
-C_GRID = np.logspace(-3, 1, 5)
+# The ridge penalties of the regression heads, as wide as the logistic heads'
+# C_GRID (strong for standardised embeddings, weak for unit-variance blocks).
 ALPHA_GRID = np.logspace(-3, 4, 15)
 
 # Roles whose encoder gives dense embeddings that a linear head needs
@@ -158,18 +156,18 @@ def default_encoder(
     return make_pipeline(SimpleImputer(), StandardScaler())
 
 
-def default_head(task="classification", *, cv=5):
+def default_head(task="classification", *, cv=3):
     """Return a linear model that tunes its regularisation by cross-validation.
 
     Parameters
     ----------
     task : {"classification", "regression"}, default="classification"
-        :class:`~sklearn.linear_model.LogisticRegressionCV` (``C`` from
-        :data:`C_GRID`, 0.001 to 10, chosen by log loss over ``cv``
-        stratified folds) or
-        :class:`~sklearn.linear_model.RidgeCV` (``alpha`` from
+        :class:`~mmensemble.fusion.TunedLogisticRegression` (``C`` from
+        :data:`C_GRID`, 0.001 to 10, walked from the strongest regularisation
+        and stopped when the log loss over ``cv`` stratified folds stops
+        improving) or :class:`~sklearn.linear_model.RidgeCV` (``alpha`` from
         :data:`ALPHA_GRID`, by efficient leave-one-out).
-    cv : int, default=5
+    cv : int, default=3
         Folds of the logistic regression's internal search.
 
     Returns
@@ -186,14 +184,7 @@ def default_head(task="classification", *, cv=5):
     """
     check_choice("task", task, TASKS)
     if task == "classification":
-        return LogisticRegressionCV(
-            Cs=C_GRID,
-            cv=cv,
-            l1_ratios=(0.0,),
-            scoring="neg_log_loss",
-            max_iter=2000,
-            use_legacy_attributes=False,
-        )
+        return TunedLogisticRegression(cv=cv)
     return RidgeCV(alphas=ALPHA_GRID)
 
 
@@ -239,7 +230,8 @@ def default_modality_model(
 
     See Also
     --------
-    sklearn.linear_model.LogisticRegressionCV : The classification head.
+    sklearn.linear_model.LogisticRegressionCV : The classification head's
+        full-grid counterpart.
 
     Examples
     --------

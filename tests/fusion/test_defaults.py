@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.preprocessing import StandardScaler
 
 import mmensemble
@@ -15,6 +15,7 @@ from mmensemble import (
     MMEnsembleError,
     ModalityStackingClassifier,
     ModalityVotingClassifier,
+    TunedLogisticRegression,
     default_encoder,
     default_head,
     default_meta_learner,
@@ -34,7 +35,7 @@ def test_each_role_gets_its_encoder_and_a_tuned_head():
         model = default_modality_model(role)
         if encoder_type is not None:
             assert isinstance(model[0], encoder_type)
-        assert isinstance(model[-1], LogisticRegressionCV)
+        assert isinstance(model[-1], TunedLogisticRegression)
         assert isinstance(model[-2], StandardScaler) is scaled
     mfcc = default_modality_model("audio", audio_encoder="mfcc")
     assert isinstance(mfcc[0], MFCCEncoder) and isinstance(mfcc[1], StandardScaler)
@@ -108,7 +109,7 @@ def test_tuned_heads_match_hand_tuned_ones_in_stacking():
                 (
                     name,
                     clone(model).set_params(
-                        logisticregressioncv=LogisticRegression(C=C)
+                        tunedlogisticregression=LogisticRegression(C=C)
                     ),
                     cols,
                 )
