@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import TransformerMixin, clone, is_classifier
-from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils.multiclass import type_of_target
@@ -30,11 +30,12 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from .._compat import StrOptions, _check_feature_names_in
+from .._compat import StrOptions, _check_feature_names_in, _enforce_prediction_order
 from .._parallel import Parallel, delayed
 from ..encoders._base import concat_errors
 from ._modality import BaseModalityComposition, fitted_errors
 from ._plumbing import encode, fit_encode, leading_encoder, modality_rows
+from ._shared_fits import fit_shared
 
 __all__ = []
 
@@ -330,8 +331,14 @@ def _spread(predicted, present):
 
 
 def _fit_present(estimator, data, y, present):
-    """Fit ``estimator`` on the rows where its modality is present."""
-    return estimator.fit(_present_rows(data, present), _present_rows(y, present))
+    """Fit ``estimator`` on the rows where its modality is present.
+
+    Inside :func:`~mmensemble.fusion._shared_fits.sharing_fits` a fit of the
+    same model on the same rows is taken from the store instead.
+    """
+    return fit_shared(
+        estimator, _present_rows(data, present), _present_rows(y, present)
+    )
 
 
 def _predict_present(estimator, data, present, method):
@@ -342,20 +349,46 @@ def _predict_present(estimator, data, present, method):
 def _cross_val_predict_present(
     estimator, data, y, present, splits, method, *, n_jobs, verbose
 ):
-    """``cross_val_predict`` on the present rows, each fold restricted to them."""
-    positions = np.cumsum(present) - 1
+    """Out-of-fold ``method`` outputs on the present rows, NaN elsewhere.
+
+    As :func:`~sklearn.model_selection.cross_val_predict` over ``splits``, each
+    fold restricted to the present rows; every fold's model is fitted through
+    :func:`_fit_present` (shared fits apply).
+    """
     subset_splits = [
-        (positions[train[present[train]]], positions[test[present[test]]])
+        (train[present[train]], test[present[test]])
         for train, test in splits
         if present[test].any()
     ]
-    predicted = cross_val_predict(
-        estimator,
-        _present_rows(data, present),
-        _present_rows(y, present),
-        cv=subset_splits,
-        method=method,
-        n_jobs=n_jobs,
-        verbose=verbose,
+    labels = np.unique(y[present]) if method in _CLASS_SCORES else None
+    folds = Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(_fit_predict_fold)(
+            clone(estimator), data, y, train, test, method, labels
+        )
+        for train, test in subset_splits
     )
-    return _spread(predicted, present)
+    output = None
+    for (_, test), predicted in zip(subset_splits, folds, strict=True):
+        if output is None:
+            output = np.full((len(present), *predicted.shape[1:]), np.nan)
+        output[test] = predicted
+    return output
+
+
+def _fit_predict_fold(estimator, data, y, train, test, method, labels):
+    """Fit on the ``train`` rows, return ``method``'s output on the ``test`` rows.
+
+    Class scores get a column for every class of ``labels`` (the modality's
+    present rows' classes; None for other outputs), as ``cross_val_predict``
+    gives them.
+    """
+    train_mask = np.zeros(len(y), dtype=bool)
+    train_mask[train] = True
+    fitted = _fit_present(estimator, data, y, train_mask)
+    rows = data.iloc[test] if hasattr(data, "iloc") else data[test]
+    predicted = getattr(fitted, method)(rows)
+    if labels is None:
+        return np.asarray(predicted, dtype=np.float64)
+    encoded = np.searchsorted(labels, fitted.classes_)
+    ordered = _enforce_prediction_order(encoded, predicted, len(labels), method)
+    return np.asarray(ordered, dtype=np.float64)
