@@ -7,15 +7,16 @@ the best one or a greedy ensemble selection over them (Caruana et al., 2004),
 whichever scores better out of fold.
 """
 
+import sys
 import time
-from numbers import Integral
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
-from sklearn.model_selection import check_cv
+from sklearn.model_selection import PredefinedSplit, check_cv
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
@@ -24,25 +25,30 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
+from tqdm.auto import tqdm
 
 from .._compat import Interval
 from .._docstrings import fill_doc
-from .._parallel import Parallel, delayed
 from .._parameters import estimator_parameters
 from ..encoders._base import concat_errors
-from ..encoders._cells import missing_mask
+from ._budget import TimeBudget, run_tasks, worker_count
 from ._defaults import InvalidChoiceError, default_head, default_meta_learner
 from ._docs import MODEL_FUSION_DOCS
 from ._early import FeatureFusion
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
 from ._modality import BaseModalityComposition, as_frame, resolve_columns
-from ._plumbing import leading_encoder
+from ._plumbing import encode, fit_encode, leading_encoder, modality_rows
+from ._shared_fits import SharedFits, fit_digest, sharing_fits
 from ._stacking import ModalityStackingClassifier, ModalityStackingRegressor
 from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
 
 __all__ = ["AutoFusionClassifier", "AutoFusionRegressor"]
 
 METHODS = ("early", "voting", "stacking", "net")
+# The order the methods run in, by their usual cost, and those that take the
+# modalities' models from the shared fits.
+_CHEAPEST_FIRST = ("voting", "stacking", "early", "net")
+_SHARING = frozenset({"voting", "stacking"})
 
 _AUTO_DOCS = {
     **MODEL_FUSION_DOCS,
@@ -60,12 +66,21 @@ default=("early", "voting", "stacking", "net")
         Parameters of the fusion network, over the defaults
         ``{"aux_weight": 0.3, "max_epochs": 200}`` (early stopping on a
         validation split sets the number of epochs).
+    time_limit : float, default=None
+        Seconds the scoring of the methods may take (encoding included, the
+        final refit not). The methods run cheapest first (soft voting,
+        stacking, early fusion, the network); a method after the first whose
+        estimated cost does not fit the seconds left is skipped, and its row
+        of the leaderboard says why. None: no limit.
     random_state : int, RandomState instance or None, default=None
-        Seeds stacking's folds and the network.
+        Seeds stacking's modality dropout and the network.
     n_jobs : int, default=None
-        Folds fitted in parallel (joblib).
+        Workers fitting the modalities' models and the folds in parallel
+        (joblib processes; ``-1``: every core). Each worker's BLAS and OpenMP
+        threads are limited to its share of the cores.
     verbose : int, default=0
-        Print the leaderboard at the end of ``fit``.""",
+        Show a progress bar over the methods' folds and print the
+        leaderboard at the end of ``fit``.""",
     # The attributes after ``leaderboard_``, the same for both tasks.
     "attributes": """\
 best_method_ : str
@@ -98,6 +113,7 @@ class _BaseAutoFusion(BaseModalityComposition):
         "cv": ["cv_object"],
         "ensemble_size": [Interval(Integral, 0, None, closed="left")],
         "net_params": [dict, None],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
@@ -107,6 +123,7 @@ class _BaseAutoFusion(BaseModalityComposition):
     cv: object = 5
     ensemble_size: int = 25
     net_params: dict | None = None
+    time_limit: float | None = None
     random_state: object = None
     n_jobs: int | None = None
     verbose: int = 0
@@ -116,6 +133,11 @@ class _BaseAutoFusion(BaseModalityComposition):
     def fit(self, X, y):
         """Encode every modality once, score each method out of fold, keep the best.
 
+        The methods run cheapest first (soft voting, stacking, early fusion,
+        the network). Voting and stacking share each modality's model fitted
+        once per training fold (see Notes); early fusion and the network fit
+        their own folds. Under ``time_limit`` a method whose estimated cost
+        does not fit the seconds left is skipped, and the leaderboard says so.
         The scores and times of every method, and of the greedy ensemble, are
         kept in ``leaderboard_``; the method or blend kept is refitted on all
         rows (``estimators_``).
@@ -135,6 +157,7 @@ class _BaseAutoFusion(BaseModalityComposition):
         """
         self._validate_params()
         methods = self._check_methods()
+        budget = TimeBudget(self.time_limit)
         frame = as_frame(X)
         validate_data(self, frame, y, reset=True, skip_check_array=True)
         classification = is_classifier(self)
@@ -144,54 +167,67 @@ class _BaseAutoFusion(BaseModalityComposition):
             check_classification_targets(y)
             self.classes_ = unique_labels(y)
         embedded, triples = self._fit_embedding(frame)
-        candidates = {method: self._candidate(method, triples) for method in methods}
-        oof, fit_seconds, predict_seconds = self._out_of_fold(candidates, embedded, y)
+        folds = self._fold_ids(embedded, y)
+        n_folds = folds.max() + 1
+        order = [method for method in _CHEAPEST_FIRST if method in methods]
+        self.shared_fits_ = SharedFits()
+        run = _MethodRun(self, embedded, y, triples, folds, budget)
+        with tqdm(
+            total=len(order) * n_folds,
+            desc="auto fusion",
+            unit="fold",
+            disable=not self.verbose,
+            file=sys.stderr,
+        ) as progress:
+            for method in order:
+                progress.set_postfix_str(method)
+                run.method(method, first=not run.oof, on_fold=progress.update)
+                progress.n = (order.index(method) + 1) * n_folds
+                progress.refresh()
+        oof, status = run.oof, run.status
         scores = {method: self._score(y, output) for method, output in oof.items()}
         best = max(scores, key=scores.get)
         weights = {best: 1.0}
         ensemble = self._ensemble_selection(oof, y)
+        fit_seconds, predict_seconds = run.fit_seconds, run.predict_seconds
         if sum(weight > 0 for weight in ensemble.values()) > 1:
             blend = sum(weight * oof[method] for method, weight in ensemble.items())
             scores["ensemble"] = self._score(y, blend)
+            status["ensemble"] = "scored"
             fit_seconds["ensemble"] = sum(fit_seconds[m] for m in ensemble)
             predict_seconds["ensemble"] = sum(predict_seconds[m] for m in ensemble)
             if scores["ensemble"] > scores[best]:
                 best, weights = "ensemble", ensemble
         self.best_method_ = best
         self.weights_ = weights
-        self.leaderboard_ = self._leaderboard(
-            scores, fit_seconds, predict_seconds, ensemble
+        self.oof_output_ = sum(
+            weight * oof[method] for method, weight in weights.items()
         )
-        self.estimators_ = {
-            method: clone(candidates[method]).fit(embedded, y) for method in weights
-        }
+        self.leaderboard_ = self._leaderboard(
+            scores, status, fit_seconds, predict_seconds, ensemble
+        )
+        self.estimators_ = run.refit(list(weights))
         if self.verbose:
             print(self.leaderboard_.to_string())
         return self
 
-    def _out_of_fold(self, candidates, embedded, y):
-        """Each candidate's out-of-fold outputs over the same folds, and times.
-
-        Returns dicts by method: the outputs, and the mean seconds per fold
-        of fitting and of predicting the held-out rows.
-        """
-        splits = list(
-            check_cv(self.cv, y, classifier=is_classifier(self)).split(embedded, y)
-        )
-        folds = Parallel(n_jobs=self.n_jobs)(
-            delayed(self._fit_fold)(clone(candidate), embedded, y, train, test)
-            for candidate in candidates.values()
-            for train, test in splits
-        )
-        oof, fit_seconds, predict_seconds = {}, {}, {}
-        for position, method in enumerate(candidates):
-            results = folds[position * len(splits) : (position + 1) * len(splits)]
-            oof[method] = np.empty((len(y), *results[0][0].shape[1:]))
-            for (_, test), (output, _, _) in zip(splits, results, strict=True):
-                oof[method][test] = output
-            fit_seconds[method] = np.mean([result[1] for result in results])
-            predict_seconds[method] = np.mean([result[2] for result in results])
-        return oof, fit_seconds, predict_seconds
+    def _fold_ids(self, embedded, y):
+        """The outer fold of every row: ``cv``'s test folds must cover each once."""
+        splits = check_cv(self.cv, y, classifier=is_classifier(self)).split(embedded, y)
+        folds = np.full(len(y), -1)
+        for index, (_, test) in enumerate(splits):
+            if (folds[test] >= 0).any():
+                raise ValueError(
+                    f"the test folds of cv={self.cv!r} overlap; automatic fusion "
+                    "needs folds that hold out every row exactly once"
+                )
+            folds[test] = index
+        if (folds < 0).any() or folds.max() < 1:
+            raise ValueError(
+                f"the test folds of cv={self.cv!r} must hold out every row exactly "
+                "once, in two folds or more"
+            )
+        return folds
 
     def _check_methods(self):
         methods = list(self.methods)
@@ -207,7 +243,8 @@ class _BaseAutoFusion(BaseModalityComposition):
         """Fit the cell encoders and encode every row once.
 
         Returns the embedded table (the embedding columns of the modalities
-        whose model starts with a cell encoder, the original columns of the
+        whose model starts with a cell encoder, NaN where the modality is
+        missing or its cell could not be decoded; the original columns of the
         others) and the ``(name, downstream model, columns)`` triples over it.
         Sets ``modalities_``, ``embedding_columns_`` and ``errors_``.
         """
@@ -222,8 +259,14 @@ class _BaseAutoFusion(BaseModalityComposition):
                 model = clone(model)
             else:
                 encoder = clone(encoder)
-                block = _encoded_block(name, encoder, frame[columns], fit=True)
-                errors.append(encoder.errors_)
+                cells, missing, _ = modality_rows(
+                    name, frame, columns, encoder, None, fit=True
+                )
+                encoded, missing, encoder_errors = fit_encode(
+                    name, encoder, cells, missing
+                )
+                block = _embedding_frame(name, encoded, missing, frame.index)
+                errors.append(encoder_errors)
                 self.modalities_.append((name, encoder, columns))
                 model, columns = model[1:], list(block.columns)
                 self.embedding_columns_[name] = columns
@@ -245,8 +288,13 @@ class _BaseAutoFusion(BaseModalityComposition):
         for name, encoder, columns in self.modalities_:
             if encoder is None:
                 parts.append(frame[np.atleast_1d(columns).tolist()])
-            else:
-                parts.append(_encoded_block(name, encoder, frame[columns], fit=False))
+                continue
+            cells, missing, _ = modality_rows(
+                name, frame, columns, encoder, None, fit=False
+            )
+            width = len(self.embedding_columns_[name])
+            encoded, missing = encode(name, encoder, cells, missing, width)
+            parts.append(_embedding_frame(name, encoded, missing, frame.index))
         return pd.concat(parts, axis=1)
 
     def _candidate(self, method, triples):
@@ -277,15 +325,6 @@ class _BaseAutoFusion(BaseModalityComposition):
         params = {"aux_weight": 0.3, "max_epochs": 200, **(self.net_params or {})}
         return network(encoders, random_state=self.random_state, **params)
 
-    def _fit_fold(self, candidate, embedded, y, train, test):
-        """Fit on the training rows; return the test rows' output and the times."""
-        start = time.perf_counter()
-        candidate.fit(embedded.iloc[train], y[train])
-        fit_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        output = self._output(candidate, embedded.iloc[test])
-        return output, fit_seconds, time.perf_counter() - start
-
     def _ensemble_selection(self, oof, y):
         """Greedy forward selection with replacement over the OOF outputs.
 
@@ -312,22 +351,29 @@ class _BaseAutoFusion(BaseModalityComposition):
             if count > 0
         }
 
-    def _leaderboard(self, scores, fit_seconds, predict_seconds, ensemble):
+    def _leaderboard(self, scores, status, fit_seconds, predict_seconds, ensemble):
         rows = [
             {
                 "method": method,
-                "cv_score": score,
-                "fit_seconds": fit_seconds[method],
-                "predict_seconds": predict_seconds[method],
+                "cv_score": scores.get(method, np.nan),
+                "status": state,
+                "fit_seconds": fit_seconds.get(method, np.nan),
+                "predict_seconds": predict_seconds.get(method, np.nan),
                 "weight": 1.0
                 if method == self.best_method_
                 else self.weights_.get(method, 0.0),
                 "ensemble_weight": ensemble.get(method, 0.0),
             }
-            for method, score in scores.items()
+            for method, state in status.items()
         ]
         table = pd.DataFrame(rows).set_index("method")
-        return table.sort_values("cv_score", ascending=False, kind="stable")
+        return table.sort_values(
+            "cv_score", ascending=False, kind="stable", na_position="last"
+        )
+
+    def _output(self, estimator, X):
+        """A fitted method's output on embedded rows (see :func:`method_output`)."""
+        return method_output(estimator, X, getattr(self, "classes_", None))
 
     # -- prediction -------------------------------------------------------------
 
@@ -476,13 +522,6 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def _output(self, estimator, X):
-        """Probabilities with a column for every class, in ``classes_`` order."""
-        proba = estimator.predict_proba(X)
-        aligned = np.zeros((len(proba), len(self.classes_)))
-        aligned[:, np.searchsorted(self.classes_, estimator.classes_)] = proba
-        return aligned
-
     def _score(self, y, proba):
         return accuracy_score(y, self.classes_[np.argmax(proba, axis=1)])
 
@@ -547,10 +586,6 @@ class AutoFusionRegressor(RegressorMixin, _BaseAutoFusion):
         return self._blend(X)
 
     @staticmethod
-    def _output(estimator, X):
-        return np.asarray(estimator.predict(X), dtype=np.float64)
-
-    @staticmethod
     def _score(y, prediction):
         return r2_score(y, prediction)
 
@@ -559,28 +594,279 @@ class AutoFusionRegressor(RegressorMixin, _BaseAutoFusion):
         return mean_squared_error(y, prediction)
 
 
-def _encoded_block(name, encoder, cells, *, fit):
-    """Encode the present cells of one column; NaN rows where it is missing."""
-    present = ~missing_mask(cells)
-    if fit and not present.any():
-        raise ValueError(
-            f"modality {name!r} is missing in every row of X; it cannot be fitted"
-        )
-    rows = cells[present]
-    if fit:
-        encoded = encoder.fit_transform(rows)
-    elif present.any():
-        encoded = encoder.transform(rows)
-    width = encoder.n_features_out_
-    block = np.full((len(cells), width), np.nan, dtype=np.float32)
-    if present.any():
-        block[present] = np.asarray(encoded)
-    names = [f"{name}__{index}" for index in range(width)]
-    return pd.DataFrame(block, index=cells.index, columns=names)
-
-
 def _encoder_part(model):
     """A modality model's steps before its head, or ``"passthrough"``."""
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         return model[:-1]
     return "passthrough"
+
+
+class _MethodRun:
+    """The fusion methods of one automatic fusion fit, scored over shared folds.
+
+    Soft voting and stacking take each modality's model fitted once per
+    training row set from the :class:`SharedFits` store ``auto.shared_fits_``:
+    voting the outer training folds; stacking those too, and for its inner
+    folds (the other outer folds) the rows outside each pair of outer folds,
+    so that the stacking of outer fold ``k`` learns its meta-learner only on
+    predictions of models that never saw fold ``k`` (with only two outer
+    folds, stacking draws inner folds of its own). The row sets are fitted
+    in parallel before the method's folds, which then only predict. Early
+    fusion and the network fit each of their folds in parallel. Every method
+    after the first is skipped when its estimated cost does not fit the time
+    budget.
+
+    Parameters
+    ----------
+    auto : AutoFusionClassifier or AutoFusionRegressor
+        The estimator being fitted (its ``_candidate`` and output functions).
+    embedded : DataFrame
+        The embedded table.
+    y : ndarray of shape (n_samples,)
+        The target.
+    triples : list of (str, estimator, columns)
+        The downstream modality models over ``embedded``.
+    folds : ndarray of int of shape (n_samples,)
+        The outer fold of every row.
+    budget : TimeBudget
+        The seconds left.
+    """
+
+    def __init__(self, auto, embedded, y, triples, folds, budget):
+        self.auto, self.embedded, self.y = auto, embedded, y
+        self.triples, self.folds, self.budget = triples, folds, budget
+        self.n_folds = int(folds.max()) + 1
+        self.classes = getattr(auto, "classes_", None)
+        # The models' targets as voting and stacking encode them.
+        self.target = y if self.classes is None else np.searchsorted(self.classes, y)
+        self.candidates, self.oof, self.status = {}, {}, {}
+        self.fit_seconds, self.predict_seconds = {}, {}
+        self.fit_seconds_per_model = {}
+        # Stacking's inner folds are the other outer folds when there are two
+        # or more of them; with two outer folds it draws its own.
+        self._nested_stacking = self.n_folds >= 3
+
+    # -- one method ----------------------------------------------------------
+
+    def method(self, method, *, first, on_fold):
+        """Score ``method`` out of fold, unless the budget skips it."""
+        candidate = self.auto._candidate(method, self.triples)
+        self.candidates[method] = candidate
+        reason = None if first else self.budget.skip_reason(self._estimate(method))
+        if reason is not None:
+            self.status[method] = reason
+            return
+        if method in _SHARING:
+            self._fit_shared(self._row_sets(method))
+            results = [self._shared_fold(method, fold) for fold in range(self.n_folds)]
+            fit_seconds = self._shared_seconds(method)
+        else:
+            results = self._own_folds(method, first=first, on_fold=on_fold)
+            if results is None:
+                return
+            fit_seconds = np.mean([result[1] for result in results])
+        outputs = [result[0] for result in results]
+        oof = np.empty((len(self.y), *outputs[0].shape[1:]))
+        for fold, output in enumerate(outputs):
+            oof[self.folds == fold] = output
+        self.oof[method] = oof
+        self.status[method] = "scored"
+        self.fit_seconds[method] = fit_seconds
+        self.predict_seconds[method] = np.mean([result[2] for result in results])
+
+    def _estimate(self, method):
+        """Estimated seconds of ``method``'s folds, or None when unknown.
+
+        Stacking fits one model per modality and pair of outer folds, each
+        as costly as a training fold's (timed when voting ran); early fusion
+        fits one model per fold over every modality's columns at once.
+        """
+        if not self.fit_seconds_per_model:
+            return None
+        per_fold = sum(self.fit_seconds_per_model.values())
+        workers = worker_count(self.auto.n_jobs, self.n_folds)
+        if method == "stacking":
+            missing_sets = len(self._row_sets(method)) - len(self._row_sets("voting"))
+            return per_fold * missing_sets / workers
+        if method == "early":
+            return per_fold * self.n_folds / workers
+        return None
+
+    def _row_sets(self, method):
+        """The training row sets whose shared fits ``method`` takes."""
+        everything = np.arange(self.n_folds)
+        outer = [everything[everything != fold] for fold in everything]
+        if method == "voting" or not self._nested_stacking:
+            return outer
+        pairs = [
+            everything[(everything != j) & (everything != k)]
+            for j in everything
+            for k in everything
+            if j < k
+        ]
+        return outer + pairs
+
+    def _fit_shared(self, row_sets, *, refit=False):
+        """Fit every modality's model on the rows of each set of folds, once.
+
+        ``row_sets`` are lists of outer folds (None: every row). Fits already
+        in the store are not repeated.
+        """
+        requests = {}
+        for name, model, columns in self.triples:
+            for fold_set in row_sets:
+                rows = (
+                    np.arange(len(self.y))
+                    if fold_set is None
+                    else np.flatnonzero(np.isin(self.folds, fold_set))
+                )
+                X, y = self._present_rows(name, model, columns, rows)
+                digest = fit_digest(model, X, y)
+                if digest not in self.auto.shared_fits_ and digest not in requests:
+                    requests[digest] = (name, clone(model), X, y)
+        fitted = run_tasks(
+            _timed_fit,
+            [(model, X, y) for _, model, X, y in requests.values()],
+            n_jobs=self.auto.n_jobs,
+        )
+        seconds = {}
+        for (digest, (name, _, _, _)), (model, fit_time) in zip(
+            requests.items(), fitted, strict=True
+        ):
+            self.auto.shared_fits_.add(digest, model)
+            seconds.setdefault(name, []).append(fit_time)
+        if not refit:
+            for name, times in seconds.items():
+                self.fit_seconds_per_model.setdefault(name, float(np.mean(times)))
+
+    def _present_rows(self, name, model, columns, rows):
+        """The rows of ``rows`` a voting or stacking model of ``name`` fits on."""
+        data, missing, _ = modality_rows(
+            name, self.embedded.iloc[rows], columns, model, None, fit=False
+        )
+        return data[~missing], self.target[rows][~missing]
+
+    def _shared_fold(self, method, fold):
+        """Fit ``method`` on the other folds through the store; score ``fold``."""
+        train, test = self.folds != fold, self.folds == fold
+        candidate = clone(self.candidates[method])
+        if method == "stacking" and self._nested_stacking:
+            candidate.set_params(cv=PredefinedSplit(self.folds[train]))
+        with sharing_fits(self.auto.shared_fits_):
+            return _fold_output(
+                candidate,
+                self.embedded[train],
+                self.y[train],
+                self.embedded[test],
+                self.classes,
+            )
+
+    def _shared_seconds(self, method):
+        """Seconds per fold of a shared method: its modality models' fits."""
+        per_model = sum(self.fit_seconds_per_model.values())
+        sets_per_fold = len(self._row_sets(method)) / self.n_folds
+        return per_model * sets_per_fold
+
+    def _own_folds(self, method, *, first, on_fold):
+        """Fit and score ``method``'s folds; None when the budget stops it.
+
+        Under a time limit, a method after the first fits one fold alone, and
+        the rest only when their estimated cost fits the budget.
+        """
+        candidate = self.candidates[method]
+        arguments = [
+            (
+                clone(candidate),
+                self.embedded[self.folds != fold],
+                self.y[self.folds != fold],
+                self.embedded[self.folds == fold],
+                self.classes,
+            )
+            for fold in range(self.n_folds)
+        ]
+        results = []
+        if not first and self.auto.time_limit is not None:
+            results = run_tasks(_fold_output, arguments[:1], n_jobs=1, on_done=on_fold)
+            workers = worker_count(self.auto.n_jobs, self.n_folds - 1)
+            estimate = results[0][1] * (self.n_folds - 1) / workers
+            reason = self.budget.skip_reason(estimate)
+            if reason is not None:
+                self.status[method] = f"{reason} (one fold took {results[0][1]:.1f} s)"
+                return None
+            arguments = arguments[1:]
+        return results + run_tasks(
+            _fold_output, arguments, n_jobs=self.auto.n_jobs, on_done=on_fold
+        )
+
+    # -- the final refit -----------------------------------------------------
+
+    def refit(self, methods):
+        """The kept methods refitted on all rows, by method."""
+        fitted = {}
+        own = [method for method in methods if method not in _SHARING]
+        if len(own) < len(methods):
+            self._fit_shared([None], refit=True)
+        for method in methods:
+            if method in _SHARING:
+                candidate = clone(self.candidates[method])
+                if method == "stacking":
+                    candidate.set_params(cv=PredefinedSplit(self.folds))
+                with sharing_fits(self.auto.shared_fits_):
+                    fitted[method] = candidate.fit(self.embedded, self.y)
+        refitted = run_tasks(
+            _timed_fit,
+            [(clone(self.candidates[m]), self.embedded, self.y) for m in own],
+            n_jobs=self.auto.n_jobs,
+        )
+        fitted.update(
+            (method, model) for method, (model, _) in zip(own, refitted, strict=True)
+        )
+        return {method: fitted[method] for method in methods}
+
+
+def _timed_fit(estimator, X, y):
+    """``estimator.fit(X, y)`` and the seconds it took."""
+    start = time.perf_counter()
+    estimator.fit(X, y)
+    return estimator, time.perf_counter() - start
+
+
+def _fold_output(candidate, X_train, y_train, X_test, classes):
+    """Fit on a fold's training rows; its test rows' output and the times."""
+    candidate, fit_seconds = _timed_fit(candidate, X_train, y_train)
+    start = time.perf_counter()
+    output = method_output(candidate, X_test, classes)
+    return output, fit_seconds, time.perf_counter() - start
+
+
+def method_output(estimator, X, classes):
+    """A fitted method's output: probabilities over ``classes``, or predictions.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    X : DataFrame
+        Embedded rows.
+    classes : ndarray or None
+        The classes of the automatic fusion classifier (its probabilities get
+        a column for every one, zero for a class ``estimator`` never saw);
+        None for a regressor.
+
+    Returns
+    -------
+    output : ndarray of shape (n_samples, n_classes) or (n_samples,)
+    """
+    if classes is None:
+        return np.asarray(estimator.predict(X), dtype=np.float64)
+    proba = estimator.predict_proba(X)
+    aligned = np.zeros((len(proba), len(classes)))
+    aligned[:, np.searchsorted(classes, estimator.classes_)] = proba
+    return aligned
+
+
+def _embedding_frame(name, block, missing, index):
+    """A modality's encoded block as named columns, NaN in its missing rows."""
+    values = np.asarray(block, dtype=np.float32)
+    values[missing] = np.nan
+    names = [f"{name}__{position}" for position in range(values.shape[1])]
+    return pd.DataFrame(values, index=index, columns=names)

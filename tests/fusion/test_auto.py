@@ -84,6 +84,7 @@ def test_leaderboard_scores_every_method_out_of_fold(fitted):
     assert set(board.index) <= {"early", "voting", "stacking", "net", "ensemble"}
     assert list(board.columns) == [
         "cv_score",
+        "status",
         "fit_seconds",
         "predict_seconds",
         "weight",

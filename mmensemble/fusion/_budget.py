@@ -1,0 +1,107 @@
+"""The time budget of an automatic fusion fit and the workers that spend it.
+
+:class:`TimeBudget` tells how many seconds are left of a ``time_limit`` and
+whether an estimated cost fits them; :func:`run_tasks` runs independent fits in
+joblib workers with each worker's BLAS and OpenMP thread pools limited so that
+workers times threads never exceeds the cores, reporting each finished task.
+"""
+
+import os
+import time
+
+from threadpoolctl import threadpool_limits
+
+from .._parallel import Parallel, delayed
+
+__all__ = ["TimeBudget", "run_tasks", "worker_count"]
+
+
+class TimeBudget:
+    """Seconds left of a time limit counted from construction.
+
+    Parameters
+    ----------
+    time_limit : float or None
+        Seconds allowed; None is no limit.
+    """
+
+    def __init__(self, time_limit):
+        self.time_limit = time_limit
+        self._start = time.perf_counter()
+
+    def elapsed(self):
+        """Seconds since the budget started."""
+        return time.perf_counter() - self._start
+
+    def left(self):
+        """Seconds left (``inf`` without a limit)."""
+        if self.time_limit is None:
+            return float("inf")
+        return self.time_limit - self.elapsed()
+
+    def skip_reason(self, estimate):
+        """Why a step estimated at ``estimate`` seconds is skipped, or None."""
+        left = self.left()
+        if estimate is None or estimate <= left:
+            return None
+        return (
+            f"skipped: estimated {estimate:.1f} s, {max(left, 0.0):.1f} s left of "
+            f"time_limit={self.time_limit!r}"
+        )
+
+
+def worker_count(n_jobs, n_tasks):
+    """Workers for ``n_tasks`` tasks under joblib's ``n_jobs`` convention."""
+    cores = os.cpu_count() or 1
+    if n_jobs is None:
+        wanted = 1
+    elif n_jobs < 0:
+        wanted = max(1, cores + 1 + n_jobs)
+    else:
+        wanted = n_jobs
+    return max(1, min(wanted, n_tasks))
+
+
+def run_tasks(function, arguments, *, n_jobs, on_done=None):
+    """``function(*args)`` for every ``args`` of ``arguments``, in order.
+
+    Parameters
+    ----------
+    function : callable
+        Returns the task's result; picklable for process workers.
+    arguments : list of tuple
+        One tuple of positional arguments per task.
+    n_jobs : int or None
+        joblib's convention (None: one worker, -1: every core).
+    on_done : callable, default=None
+        Called with no argument after each task finishes (a progress bar's
+        update).
+
+    Returns
+    -------
+    results : list
+        The results, in the order of ``arguments``.
+    """
+    n_workers = worker_count(n_jobs, len(arguments))
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    if n_workers == 1:
+        results = []
+        for args in arguments:
+            results.append(function(*args))
+            if on_done is not None:
+                on_done()
+        return results
+    results = []
+    for result in Parallel(n_jobs=n_workers, return_as="generator")(
+        delayed(_with_threads)(function, threads, args) for args in arguments
+    ):
+        results.append(result)
+        if on_done is not None:
+            on_done()
+    return results
+
+
+def _with_threads(function, threads, args):
+    """Run ``function(*args)`` with the native thread pools limited."""
+    with threadpool_limits(limits=threads):
+        return function(*args)
