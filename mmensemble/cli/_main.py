@@ -190,9 +190,23 @@ def _parser():
     fit.add_argument(
         "--n-jobs",
         type=int,
-        default=None,
+        default=-1,
         metavar="N",
-        help="modalities fitted in parallel (joblib processes)",
+        help=(
+            "worker processes fitting models and folds in parallel (default: -1, "
+            "every core)"
+        ),
+    )
+    fit.add_argument(
+        "--time-limit",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "auto fusion only: seconds the methods may take to score (encoding "
+            "included, the final refit not); methods that would not fit are "
+            "skipped and the leaderboard says so"
+        ),
     )
     fit.set_defaults(command=_run_fit)
 
@@ -281,6 +295,19 @@ def _run_demo(args):
     return 0
 
 
+def _positive_seconds(text):
+    """``--time-limit``'s argument: a positive number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, got {text!r}"
+        )
+    return seconds
+
+
 def _run_fit(args):
     from sklearn.utils.multiclass import type_of_target
 
@@ -306,6 +333,8 @@ def _run_fit(args):
         image_size=args.image_size,
         random_state=args.random_state,
         n_jobs=args.n_jobs,
+        time_limit=args.time_limit,
+        verbose=1,
     )
     model = RoleModel(
         estimator, roles=roles, target=args.target, task=task, fusion=args.fusion
@@ -366,6 +395,7 @@ def _print_leaderboard(estimator):
         "fit_seconds": ("fit s", ".2f"),
         "predict_seconds": ("predict s", ".2f"),
         "weight": ("weight", ".2f"),
+        "status": ("status", "s"),
     }
     print(format_table(estimator.leaderboard_, formats))
 

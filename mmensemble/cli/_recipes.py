@@ -16,6 +16,7 @@ from ..fusion._defaults import (
     AUDIO_ENCODERS,
     TASKS,
     TEXT_ENCODERS,
+    InvalidChoiceError,
     check_choice,
     default_encoder,
     default_head,
@@ -52,6 +53,8 @@ def build_estimator(
     image_size=None,
     random_state=0,
     n_jobs=None,
+    time_limit=None,
+    verbose=0,
 ):
     """Build the fusion estimator of ``fusion`` for columns with known roles.
 
@@ -88,6 +91,11 @@ def build_estimator(
         Seed of the stacking folds and of the network.
     n_jobs : int, default=None
         Parallel jobs of the fusion estimator (joblib).
+    time_limit : float, default=None
+        Seconds the automatic fusion may spend scoring methods (see
+        :class:`~mmensemble.AutoFusionClassifier`); only for ``"auto"``.
+    verbose : int, default=0
+        Verbosity of the automatic fusion (a progress bar when positive).
 
     Returns
     -------
@@ -114,6 +122,11 @@ def build_estimator(
 
     check_choice("fusion", fusion, FUSIONS)
     check_choice("task", task, TASKS)
+    if time_limit is not None and fusion != "auto":
+        raise InvalidChoiceError(
+            f"a time limit applies to the 'auto' fusion only, got fusion={fusion!r} "
+            f"and time_limit={time_limit!r}"
+        )
     roles = check_roles(roles)
     options = {
         "text_encoder": text_encoder,
@@ -129,7 +142,13 @@ def build_estimator(
         ]
         if fusion == "auto":
             auto = AutoFusionClassifier if classification else AutoFusionRegressor
-            return auto(models, random_state=random_state, n_jobs=n_jobs)
+            return auto(
+                models,
+                time_limit=time_limit,
+                random_state=random_state,
+                n_jobs=n_jobs,
+                verbose=verbose,
+            )
         if fusion == "voting":
             if classification:
                 return ModalityVotingClassifier(models, voting="soft", n_jobs=n_jobs)

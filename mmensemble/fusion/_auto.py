@@ -79,8 +79,8 @@ default=("early", "voting", "stacking", "net")
         (joblib processes; ``-1``: every core). Each worker's BLAS and OpenMP
         threads are limited to its share of the cores.
     verbose : int, default=0
-        Show a progress bar over the methods' folds and print the
-        leaderboard at the end of ``fit``.""",
+        Above 0, a progress bar over the methods' folds (on stderr); above
+        1, the leaderboard is also printed at the end of ``fit``.""",
     # The attributes after ``leaderboard_``, the same for both tasks.
     "attributes": """\
 best_method_ : str
@@ -207,7 +207,7 @@ class _BaseAutoFusion(BaseModalityComposition):
             scores, status, fit_seconds, predict_seconds, ensemble
         )
         self.estimators_ = run.refit(list(weights))
-        if self.verbose:
+        if self.verbose > 1:
             print(self.leaderboard_.to_string())
         return self
 
