@@ -456,7 +456,7 @@ def _rows_table(positions, context):
         for role, column in role_columns(context["model"].roles):
             row[column] = _cell(role, frame[column].iloc[position])
         rows.append(row)
-    return _table(pd.DataFrame(rows))
+    return _table(pd.DataFrame(rows, dtype=object))
 
 
 def _encoders_section(estimator):
