@@ -10,7 +10,7 @@ whose test rows are spoken by voices never heard in training:
    fusion (``--fusion auto``: every strategy scored out of fold, the best or a
    greedy ensemble kept); the gain of the best fusion over the best single
    modality;
-2. the default, self-tuning heads (``LogisticRegressionCV`` on the cached
+2. the default, self-tuning heads (``TunedLogisticRegression`` on the cached
    embeddings) against heads hand-tuned on the test rows themselves (each
    modality's ``C`` picked from the same grid by its test accuracy: an
    optimistic bound for tuning by hand);
@@ -76,7 +76,7 @@ from mmensemble.cli._demo import (
     unimodal_methods,
 )
 from mmensemble.cli._main import main as mmensemble_main
-from mmensemble.fusion._defaults import C_GRID
+from mmensemble.fusion._heads import C_GRID
 
 DROP_RATES = (0.25, 0.5)
 QUICK_ROWS = {"train": 150, "test": 60}

@@ -297,14 +297,13 @@ def _run_demo(args):
 
 def _positive_seconds(text):
     """``--time-limit``'s argument: a positive number of seconds."""
+    message = f"expected a positive number of seconds, got {text!r}"
     try:
         seconds = float(text)
     except ValueError:
-        seconds = -1.0
+        raise argparse.ArgumentTypeError(message) from None
     if not seconds > 0:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number of seconds, got {text!r}"
-        )
+        raise argparse.ArgumentTypeError(message)
     return seconds
 
 

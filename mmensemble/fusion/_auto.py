@@ -179,10 +179,10 @@ class _BaseAutoFusion(BaseModalityComposition):
             disable=not self.verbose,
             file=sys.stderr,
         ) as progress:
-            for method in order:
+            for done, method in enumerate(order, start=1):
                 progress.set_postfix_str(method)
-                run.method(method, first=not run.oof, on_fold=progress.update)
-                progress.n = (order.index(method) + 1) * n_folds
+                run.method(method, on_fold=progress.update)
+                progress.n = done * n_folds
                 progress.refresh()
         oof, status = run.oof, run.status
         scores = {method: self._score(y, output) for method, output in oof.items()}
@@ -648,8 +648,13 @@ class _MethodRun:
 
     # -- one method ----------------------------------------------------------
 
-    def method(self, method, *, first, on_fold):
-        """Score ``method`` out of fold, unless the budget skips it."""
+    def method(self, method, *, on_fold):
+        """Score ``method`` out of fold, unless the budget skips it.
+
+        The first method run is never skipped, so the fit always ends with a
+        model.
+        """
+        first = not self.oof
         candidate = self.auto._candidate(method, self.triples)
         self.candidates[method] = candidate
         reason = None if first else self.budget.skip_reason(self._estimate(method))
@@ -706,11 +711,12 @@ class _MethodRun:
         ]
         return outer + pairs
 
-    def _fit_shared(self, row_sets, *, refit=False):
+    def _fit_shared(self, row_sets):
         """Fit every modality's model on the rows of each set of folds, once.
 
         ``row_sets`` are lists of outer folds (None: every row). Fits already
-        in the store are not repeated.
+        in the store are not repeated. The first call times one fit of each
+        modality's model (``fit_seconds_per_model``).
         """
         requests = {}
         for name, model, columns in self.triples:
@@ -735,9 +741,8 @@ class _MethodRun:
         ):
             self.auto.shared_fits_.add(digest, model)
             seconds.setdefault(name, []).append(fit_time)
-        if not refit:
-            for name, times in seconds.items():
-                self.fit_seconds_per_model.setdefault(name, float(np.mean(times)))
+        for name, times in seconds.items():
+            self.fit_seconds_per_model.setdefault(name, float(np.mean(times)))
 
     def _present_rows(self, name, model, columns, rows):
         """The rows of ``rows`` a voting or stacking model of ``name`` fits on."""
@@ -805,7 +810,7 @@ class _MethodRun:
         fitted = {}
         own = [method for method in methods if method not in _SHARING]
         if len(own) < len(methods):
-            self._fit_shared([None], refit=True)
+            self._fit_shared([None])
         for method in methods:
             if method in _SHARING:
                 candidate = clone(self.candidates[method])

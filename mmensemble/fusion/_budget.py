@@ -9,6 +9,7 @@ workers times threads never exceeds the cores, reporting each finished task.
 import os
 import time
 
+from joblib import effective_n_jobs
 from threadpoolctl import threadpool_limits
 
 from .._parallel import Parallel, delayed
@@ -52,14 +53,7 @@ class TimeBudget:
 
 def worker_count(n_jobs, n_tasks):
     """Workers for ``n_tasks`` tasks under joblib's ``n_jobs`` convention."""
-    cores = os.cpu_count() or 1
-    if n_jobs is None:
-        wanted = 1
-    elif n_jobs < 0:
-        wanted = max(1, cores + 1 + n_jobs)
-    else:
-        wanted = n_jobs
-    return max(1, min(wanted, n_tasks))
+    return max(1, min(effective_n_jobs(n_jobs), n_tasks))
 
 
 def run_tasks(function, arguments, *, n_jobs, on_done=None):
@@ -85,16 +79,13 @@ def run_tasks(function, arguments, *, n_jobs, on_done=None):
     n_workers = worker_count(n_jobs, len(arguments))
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     if n_workers == 1:
-        results = []
-        for args in arguments:
-            results.append(function(*args))
-            if on_done is not None:
-                on_done()
-        return results
+        outputs = (function(*args) for args in arguments)
+    else:
+        outputs = Parallel(n_jobs=n_workers, return_as="generator")(
+            delayed(_with_threads)(function, threads, args) for args in arguments
+        )
     results = []
-    for result in Parallel(n_jobs=n_workers, return_as="generator")(
-        delayed(_with_threads)(function, threads, args) for args in arguments
-    ):
+    for result in outputs:
         results.append(result)
         if on_done is not None:
             on_done()

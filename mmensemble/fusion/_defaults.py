@@ -20,11 +20,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .._exceptions import MMEnsembleError
-from ._heads import C_GRID, TunedLogisticRegression
+from ._heads import TunedLogisticRegression
 
 __all__ = [
     "AUDIO_ENCODERS",
-    "C_GRID",
     "ROLES",
     "TASKS",
     "TEXT_ENCODERS",
@@ -40,7 +39,7 @@ AUDIO_ENCODERS = ("whisper", "mfcc")
 TASKS = ("classification", "regression")
 
 # The ridge penalties of the regression heads, as wide as the logistic heads'
-# C_GRID (strong for standardised embeddings, weak for unit-variance blocks).
+# C grid (strong for standardised embeddings, weak for unit-variance blocks).
 ALPHA_GRID = np.logspace(-3, 4, 15)
 
 # Roles whose encoder gives dense embeddings that a linear head needs
@@ -163,7 +162,7 @@ def default_head(task="classification", *, cv=3):
     ----------
     task : {"classification", "regression"}, default="classification"
         :class:`~mmensemble.fusion.TunedLogisticRegression` (``C`` from
-        :data:`C_GRID`, 0.001 to 10, walked from the strongest regularisation
+        its ``Cs``, 0.001 to 10, walked from the strongest regularisation
         and stopped when the log loss over ``cv`` stratified folds stops
         improving) or :class:`~sklearn.linear_model.RidgeCV` (``alpha`` from
         :data:`ALPHA_GRID`, by efficient leave-one-out).

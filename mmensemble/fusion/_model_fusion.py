@@ -367,10 +367,8 @@ def _cross_val_predict_present(
         )
         for train, test in subset_splits
     )
-    output = None
+    output = np.full((len(present), *folds[0].shape[1:]), np.nan)
     for (_, test), predicted in zip(subset_splits, folds, strict=True):
-        if output is None:
-            output = np.full((len(present), *predicted.shape[1:]), np.nan)
         output[test] = predicted
     return output
 
@@ -382,11 +380,10 @@ def _fit_predict_fold(estimator, data, y, train, test, method, labels):
     present rows' classes; None for other outputs), as ``cross_val_predict``
     gives them.
     """
-    train_mask = np.zeros(len(y), dtype=bool)
-    train_mask[train] = True
+    train_mask, test_mask = np.zeros((2, len(y)), dtype=bool)
+    train_mask[train] = test_mask[test] = True
     fitted = _fit_present(estimator, data, y, train_mask)
-    rows = data.iloc[test] if hasattr(data, "iloc") else data[test]
-    predicted = getattr(fitted, method)(rows)
+    predicted = getattr(fitted, method)(_present_rows(data, test_mask))
     if labels is None:
         return np.asarray(predicted, dtype=np.float64)
     encoded = np.searchsorted(labels, fitted.classes_)
