@@ -170,7 +170,6 @@ class _BaseAutoFusion(BaseModalityComposition):
         folds = self._fold_ids(embedded, y)
         n_folds = folds.max() + 1
         order = [method for method in _CHEAPEST_FIRST if method in methods]
-        self.shared_fits_ = SharedFits()
         run = _MethodRun(self, embedded, y, triples, folds, budget)
         with tqdm(
             total=len(order) * n_folds,
@@ -605,7 +604,8 @@ class _MethodRun:
     """The fusion methods of one automatic fusion fit, scored over shared folds.
 
     Soft voting and stacking take each modality's model fitted once per
-    training row set from the :class:`SharedFits` store ``auto.shared_fits_``:
+    training row set from one :class:`SharedFits` store (``shared``, dropped
+    with the run so that the fitted estimator does not carry its copies):
     voting the outer training folds; stacking those too, and for its inner
     folds (the other outer folds) the rows outside each pair of outer folds,
     so that the stacking of outer fold ``k`` learns its meta-learner only on
@@ -642,6 +642,10 @@ class _MethodRun:
         self.candidates, self.oof, self.status = {}, {}, {}
         self.fit_seconds, self.predict_seconds = {}, {}
         self.fit_seconds_per_model = {}
+        # Seconds of one fold's fit of every method that fitted one, skipped
+        # or not: the time budget's prior for the methods after it.
+        self.fold_seconds = {}
+        self.shared = SharedFits()
         # Stacking's inner folds are the other outer folds when there are two
         # or more of them; with two outer folds it draws its own.
         self._nested_stacking = self.n_folds >= 3
@@ -676,7 +680,7 @@ class _MethodRun:
             oof[self.folds == fold] = output
         self.oof[method] = oof
         self.status[method] = "scored"
-        self.fit_seconds[method] = fit_seconds
+        self.fit_seconds[method] = self.fold_seconds[method] = fit_seconds
         self.predict_seconds[method] = np.mean([result[2] for result in results])
 
     def _estimate(self, method):
@@ -728,7 +732,7 @@ class _MethodRun:
                 )
                 X, y = self._present_rows(name, model, columns, rows)
                 digest = fit_digest(model, X, y)
-                if digest not in self.auto.shared_fits_ and digest not in requests:
+                if digest not in self.shared and digest not in requests:
                     requests[digest] = (name, clone(model), X, y)
         fitted = run_tasks(
             _timed_fit,
@@ -739,7 +743,7 @@ class _MethodRun:
         for (digest, (name, _, _, _)), (model, fit_time) in zip(
             requests.items(), fitted, strict=True
         ):
-            self.auto.shared_fits_.add(digest, model)
+            self.shared.add(digest, model)
             seconds.setdefault(name, []).append(fit_time)
         for name, times in seconds.items():
             self.fit_seconds_per_model.setdefault(name, float(np.mean(times)))
@@ -757,7 +761,7 @@ class _MethodRun:
         candidate = clone(self.candidates[method])
         if method == "stacking" and self._nested_stacking:
             candidate.set_params(cv=PredefinedSplit(self.folds[train]))
-        with sharing_fits(self.auto.shared_fits_):
+        with sharing_fits(self.shared):
             return _fold_output(
                 candidate,
                 self.embedded[train],
@@ -775,8 +779,11 @@ class _MethodRun:
     def _own_folds(self, method, *, first, on_fold):
         """Fit and score ``method``'s folds; None when the budget stops it.
 
-        Under a time limit, a method after the first fits one fold alone, and
-        the rest only when their estimated cost fits the budget.
+        Under a time limit, a method after the first is skipped at once when
+        one of its folds, estimated at a fold of the costliest method so far
+        (the methods run cheapest first), does not fit the budget; otherwise
+        it fits one fold alone, and the rest only when their cost estimated
+        from that fold fits.
         """
         candidate = self.candidates[method]
         arguments = [
@@ -791,7 +798,12 @@ class _MethodRun:
         ]
         results = []
         if not first and self.auto.time_limit is not None:
+            reason = self.budget.skip_reason(max(self.fold_seconds.values()))
+            if reason is not None:
+                self.status[method] = f"{reason} (one fold, at least)"
+                return None
             results = run_tasks(_fold_output, arguments[:1], n_jobs=1, on_done=on_fold)
+            self.fold_seconds[method] = results[0][1]
             workers = worker_count(self.auto.n_jobs, self.n_folds - 1)
             estimate = results[0][1] * (self.n_folds - 1) / workers
             reason = self.budget.skip_reason(estimate)
@@ -816,7 +828,7 @@ class _MethodRun:
                 candidate = clone(self.candidates[method])
                 if method == "stacking":
                     candidate.set_params(cv=PredefinedSplit(self.folds))
-                with sharing_fits(self.auto.shared_fits_):
+                with sharing_fits(self.shared):
                     fitted[method] = candidate.fit(self.embedded, self.y)
         refitted = run_tasks(
             _timed_fit,

@@ -1,11 +1,13 @@
 """Tests of AutoFusionClassifier and AutoFusionRegressor."""
 
 import pickle
+import time
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -196,3 +198,111 @@ def test_modality_importance_masks_the_auto_models_modalities(fitted):
     # Shapley values add up to the score of all modalities over none.
     total = importance["shapley"].sum()
     assert total == pytest.approx(full - importance.attrs["empty_score"])
+
+
+# -- shared fits, parallel workers and the time budget --------------------------
+
+FITTED_ROWS = []
+
+
+class CountingLogisticRegression(LogisticRegression):
+    """A logistic regression that records a digest of every training set."""
+
+    def fit(self, X, y, sample_weight=None):
+        FITTED_ROWS.append(joblib.hash((np.asarray(X), np.asarray(y))))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+class SlowClassifier(ClassifierMixin, BaseEstimator):
+    """Fits ``estimator`` after sleeping ``seconds``; counts its fits."""
+
+    fits = 0
+
+    def __init__(self, estimator, seconds=1.0):
+        self.estimator = estimator
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        type(self).fits += 1
+        time.sleep(self.seconds)
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+
+def test_no_modality_model_is_fitted_twice_on_the_same_rows():
+    X, y = make_table(seed=5)
+    counted = [
+        (name, Pipeline([*model.steps[:-1], ("head", CountingLogisticRegression())]), c)
+        for name, model, c in modalities()
+    ]
+    FITTED_ROWS.clear()
+    auto = AutoFusionClassifier(counted, methods=["voting", "stacking"], **FAST)
+    auto.fit(X, y)
+    # Voting's three training folds, stacking's three inner ones (the rows
+    # outside each pair of outer folds) and the refit on every row, for each
+    # of the three modalities: each fitted once.
+    assert len(FITTED_ROWS) == len(set(FITTED_ROWS))
+    assert len(FITTED_ROWS) == 3 * (3 + 3 + 1)
+    assert set(auto.leaderboard_["status"]) == {"scored"}
+
+
+def test_parallel_workers_give_the_serial_results():
+    X, y = make_table(seed=6)
+    options = {**FAST, "net_params": {"max_epochs": 10}}
+    serial = AutoFusionClassifier(modalities(), **options).fit(X, y)
+    parallel = AutoFusionClassifier(modalities(), n_jobs=2, **options).fit(X, y)
+    np.testing.assert_allclose(
+        parallel.leaderboard_["cv_score"], serial.leaderboard_["cv_score"], atol=1e-6
+    )
+    assert list(parallel.leaderboard_.index) == list(serial.leaderboard_.index)
+    np.testing.assert_allclose(
+        parallel.predict_proba(X), serial.predict_proba(X), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_a_slow_method_is_skipped_within_the_time_limit(monkeypatch, tmp_path):
+    original = AutoFusionClassifier._candidate
+
+    def slow_early(self, method, triples):
+        candidate = original(self, method, triples)
+        if method == "early":
+            return SlowClassifier(candidate, seconds=5.0)
+        return candidate
+
+    net_fits = []
+    net_fit = mmensemble.FusionNetClassifier.fit
+    monkeypatch.setattr(AutoFusionClassifier, "_candidate", slow_early)
+    monkeypatch.setattr(
+        mmensemble.FusionNetClassifier,
+        "fit",
+        lambda self, X, y: net_fits.append(1) or net_fit(self, X, y),
+    )
+    SlowClassifier.fits = 0
+    X, y = make_table(seed=7)
+    auto = AutoFusionClassifier(
+        modalities(), methods=["voting", "early", "net"], time_limit=7, **FAST
+    ).fit(X, y)
+    status = auto.leaderboard_["status"]
+    assert status["voting"] == "scored"
+    # Early fusion's first fold took 5 s: its other two would overrun.
+    assert status["early"].startswith("skipped: estimated")
+    assert "one fold took" in status["early"]
+    # The network is skipped on early fusion's fold time, before any fold.
+    assert status["net"].startswith("skipped") and "at least" in status["net"]
+    assert SlowClassifier.fits == 1 and net_fits == []
+    assert auto.best_method_ == "voting"
+    assert np.isnan(auto.leaderboard_.loc[["early", "net"], "cv_score"]).all()
+    expected = auto.predict_proba(X)
+    # A budgeted model clones, pickles and saves like any other.
+    assert clone(auto).get_params()["time_limit"] == 7
+    copy = pickle.loads(pickle.dumps(auto))
+    np.testing.assert_allclose(copy.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    path = tmp_path / "budgeted.mmen"
+    mmensemble.save(auto, path)
+    loaded = mmensemble.load(path)
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    pd.testing.assert_frame_equal(loaded.leaderboard_, auto.leaderboard_)
