@@ -872,13 +872,16 @@ def method_output(estimator, X, classes):
     Returns
     -------
     output : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        Float64 probabilities, each row summing to one, or predictions.
     """
     if classes is None:
         return np.asarray(estimator.predict(X), dtype=np.float64)
     proba = estimator.predict_proba(X)
     aligned = np.zeros((len(proba), len(classes)))
     aligned[:, np.searchsorted(classes, estimator.classes_)] = proba
-    return aligned
+    # Single-precision probabilities (the network's) sum to one only to
+    # float32 precision; the log loss of the blends checks float64 sums.
+    return aligned / aligned.sum(axis=1, keepdims=True)
 
 
 def _embedding_frame(name, block, missing, index):
