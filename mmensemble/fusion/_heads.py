@@ -79,6 +79,8 @@ class TunedLogisticRegression(ClassifierMixin, BaseEstimator):
         The coefficients of ``estimator_``.
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Its intercepts.
+    n_iter_ : ndarray of shape (1,)
+        Solver iterations of the final fit (of ``estimator_``).
     n_features_in_ : int
         Number of features seen during ``fit``.
 
@@ -146,6 +148,7 @@ class TunedLogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = self.estimator_.classes_
         self.coef_ = self.estimator_.coef_
         self.intercept_ = self.estimator_.intercept_
+        self.n_iter_ = self.estimator_.n_iter_
         return self
 
     def _model(self, C, *, warm_start=False):

@@ -425,3 +425,33 @@ def test_role_flags_override_inference_and_pick_pretrained_encoders(
     assert status == 0
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert (predictions["prediction"] == data["label"]).mean() >= 0.9
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "soon"])
+def test_time_limit_must_be_positive_seconds(seconds, table, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", str(table[0]), "--target", "label", "--time-limit", seconds])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --time-limit: expected a positive number of seconds" in err
+    assert repr(seconds) in err
+
+
+def test_time_limit_skips_methods_and_still_saves_a_model(table, tmp_path, capsys):
+    csv, data = table
+    model_path = tmp_path / "budget.mmen"
+    status, out, _ = run(
+        capsys,
+        *["fit", csv, "--target", "label", *ALL_ROLES, *FIT_OPTIONS],
+        *["--time-limit", "0.001", "--n-jobs", "1", "-o", model_path],
+    )
+    assert status == 0
+    statuses = dict(
+        re.findall(r"^(early|voting|stacking|net)\s.*?(scored|skipped)", out, re.M)
+    )
+    assert statuses["voting"] == "scored"
+    assert {statuses[method] for method in ["stacking", "early", "net"]} == {"skipped"}
+    assert "of time_limit=0.001" in out
+    status, _, _ = run(capsys, "predict", model_path, csv, "-o", tmp_path / "p.csv")
+    assert status == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(data)

@@ -7,6 +7,7 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mmensemble
 from mmensemble import (
@@ -60,6 +61,11 @@ def test_bad_choices_name_the_argument():
     ]:
         with pytest.raises(MMEnsembleError, match=name):
             call()
+
+
+@parametrize_with_checks([TunedLogisticRegression()])
+def test_tuned_head_is_an_sklearn_classifier(estimator, check):
+    check(estimator)
 
 
 def test_head_tunes_its_regularisation():
