@@ -23,10 +23,15 @@ embeddings, on its split by held-out voices) and synthetic high-dimensional
 blocks (``make_classification``: 1,280 columns, 10 classes, standardised),
 whose rows and classes are given on the command line.
 
+``--blas-threads`` also times one ``LogisticRegression(C=0.01)`` fit per
+block with the BLAS thread pool at one thread (as the default head runs its
+solver) and at the machine's default, in the same run.
+
 Usage::
 
     python benchmarks/head_tuning.py
     python benchmarks/head_tuning.py --quick
+    python benchmarks/head_tuning.py --blas-threads
     python benchmarks/head_tuning.py --synthetic-rows 4000
 """
 
@@ -166,12 +171,30 @@ def compare(name, block):
         )
 
 
+def compare_blas_threads(name, block):
+    """Time one logistic regression fit on one BLAS thread and on all."""
+    X_train, _, y_train, _ = block
+    head = LogisticRegression(C=0.01, max_iter=1000)
+    with threadpool_limits(limits=1, user_api="blas"):
+        _, one_thread, _ = timed(head.fit, X_train, y_train)
+    _, default_threads, _ = timed(head.fit, X_train, y_train)
+    print(
+        f"{name:32s} one BLAS thread {one_thread:6.2f} s, default threads "
+        f"{default_threads:6.2f} s: {default_threads / one_thread:5.2f}x"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few hundred rows")
     parser.add_argument("--synthetic-rows", type=int, default=2000)
     parser.add_argument("--synthetic-classes", type=int, default=10)
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--blas-threads",
+        action="store_true",
+        help="also time a fit on one BLAS thread against the default threads",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     print(f"{machine()}; every head fitted on one thread")
@@ -182,6 +205,10 @@ def main(argv=None):
     )
     for name, block in blocks.items():
         compare(name, block)
+    if args.blas_threads:
+        print("\nLogisticRegression(C=0.01), BLAS threads:")
+        for name, block in blocks.items():
+            compare_blas_threads(name, block)
 
 
 if __name__ == "__main__":

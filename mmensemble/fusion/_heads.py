@@ -11,6 +11,12 @@ the weakly regularised fits, which take the most solver iterations, are never
 made: on the bundled spoken digits' image embeddings it costs a fifth of
 ``LogisticRegressionCV``'s CPU time for the same ``C`` and the same test
 accuracy (``benchmarks/head_tuning.py``).
+
+Its solver runs with the BLAS thread pool limited to one thread, as
+scikit-learn's ``KMeans`` does for its BLAS calls: the products of lbfgs on a
+few thousand rows are too small for threads to pay, and on a busy 2-core
+machine (load average 4-7) BLAS threads made the same fit 14-38 times slower
+(``benchmarks/head_tuning.py --blas-threads``).
 """
 
 from numbers import Integral, Real
@@ -23,6 +29,7 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from .._compat import Interval
 from .._parameters import estimator_parameters
@@ -138,13 +145,14 @@ class TunedLogisticRegression(ClassifierMixin, BaseEstimator):
         if Cs.size == 0 or not np.all(Cs > 0):
             raise ValueError(f"Cs must be positive numbers, got Cs={self.Cs!r}")
         n_splits = min(self.cv, np.unique(y, return_counts=True)[1].min())
-        if n_splits < 2:
-            self.cv_scores_ = {}
-            self.C_ = 1.0
-        else:
-            self.cv_scores_ = self._walk(X, y, Cs, n_splits)
-            self.C_ = max(self.cv_scores_, key=self.cv_scores_.get)
-        self.estimator_ = self._model(self.C_).fit(X, y)
+        with threadpool_limits(limits=1, user_api="blas"):
+            if n_splits < 2:
+                self.cv_scores_ = {}
+                self.C_ = 1.0
+            else:
+                self.cv_scores_ = self._walk(X, y, Cs, n_splits)
+                self.C_ = max(self.cv_scores_, key=self.cv_scores_.get)
+            self.estimator_ = self._model(self.C_).fit(X, y)
         self.classes_ = self.estimator_.classes_
         self.coef_ = self.estimator_.coef_
         self.intercept_ = self.estimator_.intercept_
