@@ -1,15 +1,38 @@
 """Torch helpers shared by the encoders and the fusion network."""
 
 import warnings
+from contextlib import contextmanager
 
 from ._deps import import_optional
 
-__all__ = ["pooled_features", "resolve_device", "torch"]
+__all__ = ["pooled_features", "resolve_device", "torch", "torch_threads"]
 
 
 def torch():
     """Return the ``torch`` module, imported on first use."""
     return import_optional("torch")
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run the calling thread's torch CPU ops on ``n_threads`` threads.
+
+    ``torch.set_num_threads`` sets the OpenMP thread count of the calling
+    thread (and the default of threads that start using torch meanwhile); the
+    previous count is put back on exit, so no other setting outlives the block.
+
+    Parameters
+    ----------
+    n_threads : int
+        Intra-op threads inside the block.
+    """
+    th = torch()
+    own = th.get_num_threads()
+    th.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        th.set_num_threads(own)
 
 
 def resolve_device(device):
