@@ -1,5 +1,6 @@
 """Tests of the ``mmensemble`` command line: demo, fit, predict, evaluate."""
 
+import os
 import re
 
 import numpy as np
@@ -345,8 +346,12 @@ def test_missing_files(command, early_model, tmp_path, capsys):
         "predict": ["predict", early_model, absent, "-o", tmp_path / "p.csv"],
         "evaluate": ["evaluate", tmp_path / "absent.mmen", absent],
     }[command]
-    missing = tmp_path / ("absent.mmen" if command == "evaluate" else "absent.csv")
-    assert_error(capsys, argv, str(missing), "no such file")
+    if command == "evaluate":
+        assert_error(
+            capsys, argv, f"the model file {tmp_path / 'absent.mmen'} does not exist"
+        )
+    else:
+        assert_error(capsys, argv, str(absent), "no such file")
 
 
 def test_fit_without_any_usable_column(tmp_path, capsys):
@@ -425,3 +430,49 @@ def test_role_flags_override_inference_and_pick_pretrained_encoders(
     assert status == 0
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert (predictions["prediction"] == data["label"]).mean() >= 0.9
+
+
+def test_fit_checks_its_output_before_fitting(table, tmp_path, capsys, monkeypatch):
+    import mmensemble.cli._recipes as recipes
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was built although its file cannot be written")
+
+    monkeypatch.setattr(recipes, "build_estimator", never)
+    output = tmp_path / "missing" / "folder" / "m.mmen"
+    argv = ["fit", table[0], "--target", "label", *ALL_ROLES, "-o", output]
+    assert_error(
+        capsys,
+        argv,
+        f"cannot write the model to {output}",
+        "does not exist; create it first",
+        "nothing was done",
+    )
+
+
+def test_predict_and_evaluate_check_their_outputs_first(
+    early_model, table, tmp_path, capsys
+):
+    output = tmp_path / "missing" / "p.csv"
+    argv = ["predict", early_model, table[0], "-o", output]
+    assert_error(capsys, argv, f"cannot write the predictions to {output}")
+    report = tmp_path / "missing" / "report.html"
+    argv = ["evaluate", early_model, table[0], "--report", report]
+    assert_error(capsys, argv, f"cannot write the report to {report}")
+
+
+def test_a_failed_predictions_write_keeps_the_previous_file(
+    early_model, table, tmp_path, capsys, monkeypatch
+):
+    output = tmp_path / "p.csv"
+    output.write_text("the previous predictions\n")
+
+    def half_then_full_disk(frame, file, **kwargs):
+        file.write("row,prediction\n0,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_full_disk)
+    argv = ["predict", early_model, table[0], "-o", output]
+    assert_error(capsys, argv, f"could not write {output}", "No space left")
+    assert output.read_text() == "the previous predictions\n"
+    assert os.listdir(tmp_path) == ["p.csv"]
