@@ -141,8 +141,8 @@ def cache_info():
     Examples
     --------
     >>> from mmensemble import cache_info
-    >>> sorted(cache_info())[:2]
-    ['disk_hits', 'disk_misses']
+    >>> sorted(cache_info())[:3]
+    ['disk_damaged', 'disk_hits', 'disk_misses']
     """
     disk = _DISK_STATS.snapshot()
     return {

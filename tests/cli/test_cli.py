@@ -476,3 +476,20 @@ def test_a_failed_predictions_write_keeps_the_previous_file(
     assert_error(capsys, argv, f"could not write {output}", "No space left")
     assert output.read_text() == "the previous predictions\n"
     assert os.listdir(tmp_path) == ["p.csv"]
+
+
+def test_too_few_rows_per_class_says_what_to_change(tmp_path, capsys):
+    csv = tmp_path / "few.csv"
+    pd.DataFrame(
+        {"size": np.arange(8.0), "weight": np.arange(8.0) % 3, "label": [0, 1] * 4}
+    ).to_csv(csv, index=False)
+    argv = ["fit", csv, "--target", "label", "--tabular", "size", "weight"]
+    assert_error(
+        capsys,
+        [*argv, "--fusion", "stacking", "-o", tmp_path / "m.mmen"],
+        f"could not fit the 'stacking' model on {csv}",
+        "cross-validates in 5 stratified folds",
+        "has 4 (of 8 rows)",
+        "--fusion early or voting",
+    )
+    assert not (tmp_path / "m.mmen").exists()
