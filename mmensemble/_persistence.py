@@ -171,7 +171,13 @@ def load(path):
             schema = _read_schema(archive, path)
         except zipfile.BadZipFile as exc:  # e.g. an entry failing its CRC
             raise ModelFileError(f"{path!s} is damaged: {exc}") from exc
-    refused = _untrusted_nodes(schema)
+    try:
+        refused = _untrusted_nodes(schema)
+    except RecursionError:
+        raise ModelFileError(
+            f"{path!s} is damaged or was tampered with: its schema is nested "
+            "deeper than any model"
+        ) from None
     if refused:
         raise ModelFileError(_refusal(path, refused, metadata))
     _warn_on_version_change(metadata)
@@ -274,8 +280,8 @@ def _read_schema(archive, path):
         schema = json.loads(archive.read(_SCHEMA))
     except KeyError:
         raise ModelFileError(f"{path!s} is damaged: no {_SCHEMA} entry") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path!s} is damaged: {_SCHEMA}: {exc}") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path!s} is damaged: {_SCHEMA}: {exc!r}") from exc
     saved = schema.get("protocol") if isinstance(schema, dict) else None
     if type(saved) is not int or saved != protocol:
         raise ModelFileError(

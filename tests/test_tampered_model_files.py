@@ -223,6 +223,21 @@ def test_an_old_layout_file_says_to_refit(model_file):
     assert "Refit the model" in str(info.value)
 
 
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_a_schema_nested_without_end_is_refused(depth, model_file):
+    plant(model_file, "PLANTED")
+    files = read_entries(model_file)
+    level = '[{"__class__": "list", "__module__": "builtins", "__loader__": '
+    level += '"ListNode", "content": '
+    nested = level * depth + "[]" + "}]" * depth
+    files["schema.json"] = files["schema.json"].replace(
+        b'"PLANTED"', nested[1:-1].encode()
+    )
+    write_entries(model_file, files)
+    with pytest.raises(ModelFileError, match="nested|damaged|could not be loaded"):
+        mmensemble.load(model_file)
+
+
 def first_array(files):
     return next(name for name in files if name.endswith(".npy"))
 
