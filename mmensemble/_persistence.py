@@ -108,7 +108,7 @@ def save(estimator, path):
             "pickle, for trusted files only)"
         ) from exc
     with zipfile.ZipFile(io.BytesIO(archive)) as written:
-        refused = _untrusted_nodes(json.loads(written.read(_SCHEMA)))
+        refused = _untrusted_nodes(_nodes(json.loads(written.read(_SCHEMA))))
     if refused:
         raise ModelFileError(
             f"could not save {name}: it refers to {_describe(refused)}, which "
@@ -171,17 +171,12 @@ def load(path):
             schema = _read_schema(archive, path)
         except zipfile.BadZipFile as exc:  # e.g. an entry failing its CRC
             raise ModelFileError(f"{path!s} is damaged: {exc}") from exc
-    try:
-        refused = _untrusted_nodes(schema)
-    except RecursionError:
-        raise ModelFileError(
-            f"{path!s} is damaged or was tampered with: its schema is nested "
-            "deeper than any model"
-        ) from None
+    nodes = _nodes(schema)
+    refused = _untrusted_nodes(nodes)
     if refused:
         raise ModelFileError(_refusal(path, refused, metadata))
     _warn_on_version_change(metadata)
-    names = sorted({name for _, name, _ in _nodes(schema)})
+    names = sorted({name for _, name, _ in nodes})
     try:
         return sio.loads(data, trusted=names)
     except Exception as exc:  # any failure past the checks is damage
@@ -292,32 +287,50 @@ def _read_schema(archive, path):
     return schema
 
 
-def _nodes(state, location=""):
-    """Yield ``(loader, name, location)`` for every node of a skops schema.
+def _nodes(schema):
+    """The ``(loader, name, location)`` of every node of a skops schema.
 
     Every mapping with a ``__loader__`` key is a node, wherever it sits: more
     than skops itself visits, never less. ``location`` is the attribute path
-    of the node in the saved object (``steps[1][1].coef_``).
+    of the node in the saved object (``steps[1][1].coef_``). The walk keeps
+    its own stack, so that no nesting depth makes it recurse.
     """
-    if isinstance(state, dict):
-        if "__loader__" in state:
-            name = f"{state.get('__module__')}.{state.get('__class__')}"
-            yield state["__loader__"], name, location or "the saved object"
-        for key, value in state.items():
-            if key == "content" or key.startswith("__"):
-                yield from _nodes(value, location)
-            else:
-                inner = key if not location else f"{location}.{key}"
-                yield from _nodes(value, inner)
-    elif isinstance(state, list):
-        for position, value in enumerate(state):
-            yield from _nodes(value, f"{location}[{position}]")
+    found = []
+    stack = [(schema, "")] if isinstance(schema, dict | list) else []
+    while stack:
+        state, location = stack.pop()
+        if isinstance(state, dict):
+            if "__loader__" in state:
+                name = f"{state.get('__module__')}.{state.get('__class__')}"
+                found.append((state["__loader__"], name, location or "the object"))
+            children = [
+                (value, location if _structural(key) else _attribute(location, key))
+                for key, value in state.items()
+                if isinstance(value, dict | list)
+            ]
+        else:
+            children = [
+                (value, f"{location}[{position}]")
+                for position, value in enumerate(state)
+                if isinstance(value, dict | list)
+            ]
+        stack.extend(reversed(children))  # visited in the file's order
+    return found
 
 
-def _untrusted_nodes(schema):
-    """The ``(loader, name, location)`` of every node not listed as trusted."""
+def _structural(key):
+    """Whether a schema key is skops' own (``content``, ``__class__``...)."""
+    return key == "content" or key.startswith("__")
+
+
+def _attribute(location, key):
+    return key if not location else f"{location}.{key}"
+
+
+def _untrusted_nodes(nodes):
+    """The nodes, of ``_nodes``, whose name is not listed for their loader."""
     refused = []
-    for loader, name, location in _nodes(schema):
+    for loader, name, location in nodes:
         if loader == _REFERENCE_LOADER:
             trusted = name in _ALL_TRUSTED
         else:
