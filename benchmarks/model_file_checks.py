@@ -84,7 +84,7 @@ def main():
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             schema = _read_schema(archive, path)
         nodes = _nodes(schema)
-        names = sorted({name for _, name, _ in nodes})
+        names = sorted({name for _, name, _, _ in nodes})
         n_nodes = len(nodes)
         repeats = args.repeats
         bare = median_seconds(repeats, sio.loads, data, trusted=names)

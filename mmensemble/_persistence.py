@@ -13,6 +13,8 @@ before rebuilding anything:
 - every node of the schema names a type or function that is listed, exactly,
   under the node's loader in :mod:`mmensemble._trusted_types` (no module
   prefix is trusted; the loaders that call what they name are never trusted).
+- the node arrays of its trees link and read only within range
+  (:mod:`mmensemble._model_trees`).
 
 A refusal names each offending node and where it sits in the model; nothing
 from the file has been imported, created or called by then. ``save`` runs the
@@ -38,6 +40,7 @@ from importlib.metadata import version
 from ._atomic import atomic_write
 from ._deps import import_optional
 from ._exceptions import MMEnsembleError
+from ._model_trees import tree_problems
 from ._trusted_types import TRUSTED
 
 __all__ = ["ModelFileError", "load", "save"]
@@ -169,14 +172,15 @@ def load(path):
             metadata = _read_metadata(archive, path)
             _check_entries(archive, path)
             schema = _read_schema(archive, path)
+            nodes = _nodes(schema)
+            refused = _untrusted_nodes(nodes)
+            if refused:
+                raise ModelFileError(_refusal(path, refused, metadata))
+            _check_trees(archive, nodes, path)
         except zipfile.BadZipFile as exc:  # e.g. an entry failing its CRC
             raise ModelFileError(f"{path!s} is damaged: {exc}") from exc
-    nodes = _nodes(schema)
-    refused = _untrusted_nodes(nodes)
-    if refused:
-        raise ModelFileError(_refusal(path, refused, metadata))
     _warn_on_version_change(metadata)
-    names = sorted({name for _, name, _ in nodes})
+    names = sorted({name for _, name, _, _ in nodes})
     try:
         return sio.loads(data, trusted=names)
     except Exception as exc:  # any failure past the checks is damage
@@ -269,6 +273,22 @@ def _check_array_entry(archive, entry, path):
         )
 
 
+def _check_trees(archive, nodes, path):
+    """Refuse tree node arrays that compiled code would follow out of range."""
+    import numpy as np
+
+    def read_array(state):
+        with archive.open(state["file"]) as file:
+            return np.load(io.BytesIO(file.read()), allow_pickle=False)
+
+    problems = tree_problems(nodes, _nodes, read_array)
+    if problems:
+        raise ModelFileError(
+            f"{path!s} is damaged or was tampered with: {'; '.join(problems[:3])}"
+            f"{' ...' if len(problems) > 3 else ''}. Nothing was loaded"
+        )
+
+
 def _read_schema(archive, path):
     protocol = import_module("skops.io._protocol").PROTOCOL
     try:
@@ -288,7 +308,7 @@ def _read_schema(archive, path):
 
 
 def _nodes(schema):
-    """The ``(loader, name, location)`` of every node of a skops schema.
+    """The ``(loader, name, location, state)`` of every node of a skops schema.
 
     Every mapping with a ``__loader__`` key is a node, wherever it sits: more
     than skops itself visits, never less. ``location`` is the attribute path
@@ -302,7 +322,8 @@ def _nodes(schema):
         if isinstance(state, dict):
             if "__loader__" in state:
                 name = f"{state.get('__module__')}.{state.get('__class__')}"
-                found.append((state["__loader__"], name, location or "the object"))
+                where = location or "the object"
+                found.append((state["__loader__"], name, where, state))
             children = [
                 (value, location if _structural(key) else _attribute(location, key))
                 for key, value in state.items()
@@ -330,7 +351,7 @@ def _attribute(location, key):
 def _untrusted_nodes(nodes):
     """The nodes, of ``_nodes``, whose name is not listed for their loader."""
     refused = []
-    for loader, name, location in nodes:
+    for loader, name, location, _ in nodes:
         if loader == _REFERENCE_LOADER:
             trusted = name in _ALL_TRUSTED
         else:

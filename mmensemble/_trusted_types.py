@@ -26,16 +26,18 @@ it here, under its loader, after checking that rebuilding it runs nothing
 (``tests/test_persistence.py`` lists every loader of the files of every fusion
 estimator, and refuses tampered ones).
 
-``sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor`` is
-trusted for ``HistGradientBoosting*`` models although skops leaves it out of
-its defaults: its node array is indexed without bounds checks when predicting,
-so a tampered file can crash (not take over) the predicting process.
+``sklearn.tree._tree.Tree`` and
+``sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor`` (which
+skops leaves out of its defaults) hold node arrays that compiled code follows
+without bounds checks; :mod:`mmensemble._model_trees` checks those arrays
+before anything is built.
 """
 
 __all__ = ["TRUSTED"]
 
-#: Estimators, transformers and their parts, created with ``cls.__new__`` and
-#: given their saved attributes (``ObjectNode``).
+#: Estimators, transformers and their parts (scikit-learn's losses and links
+#: of every task, not only those of the fits above), created with
+#: ``cls.__new__`` and given their saved attributes (``ObjectNode``).
 MMENSEMBLE_OBJECTS = frozenset(
     {
         "mmensemble.cli._recipes.RoleModel",
@@ -59,11 +61,23 @@ MMENSEMBLE_OBJECTS = frozenset(
 )
 SKLEARN_OBJECTS = frozenset(
     {
+        "sklearn._loss.link.HalfLogitLink",
         "sklearn._loss.link.IdentityLink",
         "sklearn._loss.link.Interval",
+        "sklearn._loss.link.LogLink",
+        "sklearn._loss.link.LogitLink",
         "sklearn._loss.link.MultinomialLogit",
+        "sklearn._loss.loss.AbsoluteError",
+        "sklearn._loss.loss.ExponentialLoss",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfGammaLoss",
         "sklearn._loss.loss.HalfMultinomialLoss",
+        "sklearn._loss.loss.HalfPoissonLoss",
         "sklearn._loss.loss.HalfSquaredError",
+        "sklearn._loss.loss.HalfTweedieLoss",
+        "sklearn._loss.loss.HalfTweedieLossIdentity",
+        "sklearn._loss.loss.HuberLoss",
+        "sklearn._loss.loss.PinballLoss",
         "sklearn.calibration.CalibratedClassifierCV",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
@@ -184,9 +198,22 @@ TRUSTED = {
     "TreeNode": frozenset({"sklearn.tree._tree.Tree"}),
     "LossNode": frozenset(
         {
+            "sklearn._loss._loss.CyAbsoluteError",
+            "sklearn._loss._loss.CyExponentialLoss",
+            "sklearn._loss._loss.CyHalfBinomialLoss",
+            "sklearn._loss._loss.CyHalfGammaLoss",
             "sklearn._loss._loss.CyHalfMultinomialLoss",
+            "sklearn._loss._loss.CyHalfPoissonLoss",
             "sklearn._loss._loss.CyHalfSquaredError",
+            "sklearn._loss._loss.CyHalfTweedieLoss",
+            "sklearn._loss._loss.CyHalfTweedieLossIdentity",
+            "sklearn._loss._loss.CyHuberLoss",
+            "sklearn._loss._loss.CyPinballLoss",
+            "sklearn.linear_model._sgd_fast.EpsilonInsensitive",
             "sklearn.linear_model._sgd_fast.Hinge",
+            "sklearn.linear_model._sgd_fast.ModifiedHuber",
+            "sklearn.linear_model._sgd_fast.SquaredEpsilonInsensitive",
+            "sklearn.linear_model._sgd_fast.SquaredHinge",
         }
     ),
     "SparseMatrixNode": frozenset(

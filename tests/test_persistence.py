@@ -257,3 +257,24 @@ def test_tree_ensemble_heads_save_and_load(head, tmp_path):
     path = tmp_path / "model.mmen"
     mmensemble.save(model, path)
     np.testing.assert_array_equal(mmensemble.load(path).predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "HistGradientBoostingRegressor",
+        "GradientBoostingRegressor",
+        "RandomForestRegressor",
+        "HistGradientBoostingClassifier",
+        "GradientBoostingClassifier",
+    ],
+)
+def test_binary_and_regression_tree_heads_save_and_load(head, tmp_path):
+    from sklearn import ensemble
+
+    X = np.random.default_rng(1).normal(size=(30, 3))
+    y = X[:, 0] if head.endswith("Regressor") else (X[:, 0] > 0).astype(int)
+    model = getattr(ensemble, head)().set_params(random_state=0).fit(X, y)
+    path = tmp_path / "model.mmen"
+    mmensemble.save(model, path)
+    np.testing.assert_array_equal(mmensemble.load(path).predict(X), model.predict(X))

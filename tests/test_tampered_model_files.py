@@ -298,3 +298,66 @@ def test_the_untampered_file_loads_and_predicts(model_file, role_model, table):
     np.testing.assert_array_equal(
         loaded.estimator.predict_proba(table), role_model.estimator.predict_proba(table)
     )
+
+
+def tree_model(kind):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    if kind == "tree":
+        return DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    return HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(X, y)
+
+
+def edit_node_array(path, class_name, edit):
+    """Apply ``edit`` to the node array of the first ``class_name`` in the file."""
+    files = read_entries(path)
+    schema = json.loads(files["schema.json"])
+    stack = [schema]
+    while stack:
+        state = stack.pop()
+        if isinstance(state, dict):
+            if state.get("__class__") == class_name:
+                break
+            stack.extend(state.values())
+        elif isinstance(state, list):
+            stack.extend(state)
+    entry = state["content"]["content"]["nodes"]["file"]
+    nodes = np.load(io.BytesIO(files[entry]))
+    edit(nodes)
+    buffer = io.BytesIO()
+    np.save(buffer, nodes)
+    files[entry] = buffer.getvalue()
+    write_entries(path, files)
+
+
+TREE_EDITS = {
+    # (model, node array class, child field, feature field)
+    "tree": ("tree", "Tree", "left_child", "feature"),
+    "boosting": ("boosting", "TreePredictor", "left", "feature_idx"),
+}
+
+
+@pytest.mark.parametrize("kind", TREE_EDITS)
+@pytest.mark.parametrize("fault", ["past the end", "back to the root", "feature"])
+def test_tree_node_arrays_that_point_out_of_range_are_refused(kind, fault, tmp_path):
+    model_kind, class_name, child, feature = TREE_EDITS[kind]
+    model = tree_model(model_kind)
+    path = tmp_path / "model.mmen"
+    mmensemble.save(model, path)
+    X = np.random.default_rng(2).normal(size=(20, 3))
+    np.testing.assert_array_equal(mmensemble.load(path).predict(X), model.predict(X))
+
+    def edit(nodes):
+        if fault == "past the end":
+            nodes[child][0] = 10**6
+        elif fault == "back to the root":
+            nodes[child][0] = 0  # a loop: predicting would never end
+        else:
+            nodes[feature][0] = 3  # the model has 3 features: 0, 1, 2
+
+    edit_node_array(path, class_name, edit)
+    with pytest.raises(ModelFileError, match="linking outside its .* nodes or reading"):
+        mmensemble.load(path)
