@@ -14,6 +14,7 @@ import os
 import sys
 from contextlib import contextmanager
 
+from .._atomic import atomic_write, check_writable
 from .._exceptions import CellDecodeError, MMEnsembleError
 from ._recipes import (
     AUDIO_ENCODERS,
@@ -313,6 +314,7 @@ def _run_fit(args):
     from .._persistence import save
     from ._recipes import RoleModel, build_estimator
 
+    _check_output(args.output, "the model")
     roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
     if not roles:
         roles = _inferred_roles(args.data, args.target)
@@ -355,6 +357,16 @@ def _run_fit(args):
         f"{len(frame)} rows of {args.data}; saved to {args.output}"
     )
     return 0
+
+
+def _check_output(path, what):
+    """Fail before any work when ``path`` cannot be written."""
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot write {what} to {path}: {exc}; nothing was done"
+        ) from exc
 
 
 def _inferred_roles(path, target):
@@ -403,6 +415,7 @@ def _run_predict(args):
     import numpy as np
     import pandas as pd
 
+    _check_output(args.output, "the predictions")
     model = read_model(args.model)
     frame = read_table(args.data, model.roles)
     X = frame[model.columns]
@@ -433,7 +446,8 @@ def _run_predict(args):
         for name in contributions:
             out[f"explain_{name}"] = explanation[name]
     try:
-        out.to_csv(args.output, index="id" not in out.columns, index_label="row")
+        with atomic_write(args.output, "w", encoding="utf-8", newline="") as file:
+            out.to_csv(file, index="id" not in out.columns, index_label="row")
     except OSError as exc:
         raise CommandError(f"could not write {args.output}: {exc}") from exc
     print(f"wrote {len(out)} predictions to {args.output}")
@@ -450,6 +464,8 @@ def _run_evaluate(args):
         record_bad_cells,
     )
 
+    if args.report is not None:
+        _check_output(args.report, "the report")
     model = read_model(args.model)
     target = args.target or model.target
     frame = read_table(args.data, model.roles, target=target)
@@ -517,7 +533,7 @@ def _draw(figures, out_dir):
     for stem, png in figures.items():
         paths.append(os.path.join(out_dir, f"{stem}.png"))
         try:
-            with open(paths[-1], "wb") as file:
+            with atomic_write(paths[-1]) as file:
                 file.write(png)
         except OSError as exc:
             raise CommandError(f"could not write {paths[-1]}: {exc}") from exc
@@ -595,9 +611,7 @@ def read_model(path):
     from .._persistence import load
     from ._recipes import RoleModel
 
-    if not os.path.isfile(path):
-        raise CommandError(f"cannot read the model {path}: no such file")
-    model = load(path)
+    model = load(path)  # says what is wrong with a missing or damaged file
     if not isinstance(model, RoleModel):
         raise CommandError(
             f"{path} holds a {type(model).__name__}, not a model written by "

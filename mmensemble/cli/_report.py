@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write
 from .._config import config_context
 from .._exceptions import BadCellWarning
 from ..encoders._base import concat_errors, errors_frame
@@ -252,7 +253,7 @@ def write_report(
     page = _PAGE.format(
         title=html.escape(title), style=_STYLE, sections="\n".join(sections)
     )
-    with open(path, "w", encoding="utf-8") as file:
+    with atomic_write(path, "w", encoding="utf-8") as file:
         file.write(page)
 
 

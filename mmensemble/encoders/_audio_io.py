@@ -13,6 +13,7 @@ from numbers import Real
 import numpy as np
 
 from .._deps import import_optional
+from ._cells import check_file
 
 __all__ = ["decode_audio"]
 
@@ -102,8 +103,7 @@ def _resample(waveform, orig_sr, target_sr):
 def _read_file(path, max_duration):
     """Read an audio file as float32 mono; return it and its sample rate."""
     soundfile = import_optional("soundfile")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such audio file: {path!r}")
+    check_file(path, "audio")
     try:
         with soundfile.SoundFile(path) as file:
             sr = file.samplerate

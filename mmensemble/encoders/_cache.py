@@ -13,13 +13,23 @@ Two layers serve lookups:
 - an optional on-disk store (``memory=`` on the encoder, or
   ``set_config(cache_dir=...)``): one :class:`diskcache.Cache` (SQLite) per
   cache directory, shared by every encoder, keyed by fingerprint and cell,
-  each value the raw ``float32`` bytes of one output row. Lookups and stores
-  are index operations, whatever the number of entries; SQLite's locking lets
+  each value the raw ``float32`` bytes of one output row followed by a
+  checksum of the key and those bytes. Lookups and stores are index
+  operations, whatever the number of entries; SQLite's locking lets
   concurrent processes share the store; each batch is stored as soon as it is
   encoded, so an interrupted encoding resumes where it stopped; beyond
   ``set_config(cache_max_bytes=...)`` diskcache evicts the entries stored
-  longest ago as new ones arrive. An entry that cannot be read back (the
-  wrong size, not raw bytes, a failing database) is a miss.
+  longest ago as new ones arrive.
+
+What is read back is checked: an entry of the wrong size or kind is a miss;
+an entry whose checksum does not match its bytes (damaged on disk) is never
+served: it is a miss, with a ``RuntimeWarning``, and is replaced by the
+freshly encoded row (``cache_info()["disk_damaged"]`` counts them). A store
+that cannot be opened (a read-only folder, a damaged database) or read says
+so in a ``RuntimeWarning`` and encoding goes on without it; a ``memory=`` (or
+``cache_dir``) that names a regular file is an error. Entries are written by
+diskcache: small ones inside an SQLite transaction, large ones to a new file
+committed with their row, so a killed write never leaves a half entry.
 """
 
 import hashlib
@@ -35,6 +45,7 @@ import diskcache
 import numpy as np
 
 from .._config import get_config
+from .._exceptions import MMEnsembleError
 
 __all__ = ["cache_info", "clear_cache"]
 
@@ -43,6 +54,7 @@ _IRRELEVANT_PARAMS = frozenset(
 )
 _ROOT_NAME = "mmensemble-embeddings"
 _DTYPE = np.dtype("<f4")
+_CHECKSUM_BYTES = 16
 # What a failing store raises: locked beyond diskcache's timeout, a damaged or
 # unwritable database file, a full disk.
 _STORE_ERRORS = (diskcache.Timeout, sqlite3.Error, OSError)
@@ -109,7 +121,11 @@ class _Counters:
 
 
 _MEMORY = _MemoryLRU()
-_DISK_STATS = _Counters("hits", "misses", "writes")
+_DISK_STATS = _Counters("hits", "misses", "writes", "damaged")
+
+
+class CacheLocationError(MMEnsembleError, ValueError):
+    """The on-disk cache location names something that is not a folder."""
 
 
 def cache_info():
@@ -119,13 +135,14 @@ def cache_info():
     -------
     info : dict
         ``memory_hits``, ``memory_misses``, ``disk_hits``, ``disk_misses``,
-        ``disk_writes`` and ``memory_entries``.
+        ``disk_writes``, ``disk_damaged`` (entries whose checksum failed,
+        counted among the misses) and ``memory_entries``.
 
     Examples
     --------
     >>> from mmensemble import cache_info
-    >>> sorted(cache_info())[:2]
-    ['disk_hits', 'disk_misses']
+    >>> sorted(cache_info())[:3]
+    ['disk_damaged', 'disk_hits', 'disk_misses']
     """
     disk = _DISK_STATS.snapshot()
     return {
@@ -135,6 +152,7 @@ def cache_info():
         "disk_hits": disk["hits"],
         "disk_misses": disk["misses"],
         "disk_writes": disk["writes"],
+        "disk_damaged": disk["damaged"],
     }
 
 
@@ -167,13 +185,26 @@ def clear_cache(location=None):
 
 
 def _disk_root(memory):
-    """The store directory for an encoder's ``memory`` (None: no disk cache)."""
+    """The store directory for an encoder's ``memory`` (None: no disk cache).
+
+    Raises :class:`CacheLocationError` when the location is a regular file.
+    """
+    setting = "memory"
     if memory is None:
-        memory = get_config()["cache_dir"]
+        memory, setting = get_config()["cache_dir"], "cache_dir"
     if memory is None or memory is False:
         return None
     location = getattr(memory, "location", memory)
-    return None if location is None else Path(os.fspath(location)) / _ROOT_NAME
+    if location is None:
+        return None
+    location = Path(os.fspath(location))
+    if location.exists() and not location.is_dir():
+        raise CacheLocationError(
+            f"{setting}={os.fspath(location)!r} is a regular file, not a folder: "
+            "the embedding cache is a folder (created if missing); give a folder "
+            f"path, or {setting}=None for no disk cache"
+        )
+    return location / _ROOT_NAME
 
 
 class _ArrayDisk(diskcache.Disk):
@@ -223,13 +254,26 @@ def _open_store(root):
             except _STORE_ERRORS as exc:
                 warnings.warn(
                     f"the embedding cache in {key!r} cannot be opened, so it is "
-                    f"not used: {type(exc).__name__}: {exc}",
+                    f"not used (no entry is read or stored; every cell is "
+                    f"encoded): {_why(root, exc)}",
                     RuntimeWarning,
                     stacklevel=4,
                 )
                 return None
             _STORES[key] = store
     return store
+
+
+def _why(root, exc):
+    """Say why a store failed: a read-only folder, or the error itself."""
+    read_only = isinstance(exc, PermissionError) or "readonly" in str(exc)
+    if read_only or (root.exists() and not os.access(root, os.W_OK)):
+        return (
+            f"the folder is read-only ({type(exc).__name__}: {exc}); SQLite needs "
+            "to write next to its database even to read it: make the folder "
+            "writable, or give memory= (or cache_dir) a writable folder"
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 class EmbeddingCache:
@@ -283,11 +327,13 @@ class EmbeddingCache:
                 return value
         if self.store is None:
             return None
+        disk_key = self._disk_key(key)
         try:
-            raw = self.store.get(self._disk_key(key))
-        except _STORE_ERRORS:
+            raw = self.store.get(disk_key)
+        except _STORE_ERRORS as exc:
+            self._store_failed("read", exc)
             raw = None
-        value = None if raw is None else self._decode(raw)
+        value = None if raw is None else self._decode(disk_key, raw)
         _DISK_STATS.add("misses" if value is None else "hits")
         if value is not None and self.memory_bytes > 0:
             _MEMORY.put(full_key, value, self.memory_bytes)
@@ -315,7 +361,9 @@ class EmbeddingCache:
         try:
             with self.store.transact():
                 for key, value in rows:
-                    self.store.set(self._disk_key(key), value.tobytes())
+                    disk_key = self._disk_key(key)
+                    data = value.tobytes()
+                    self.store.set(disk_key, data + _checksum(disk_key, data))
         except _STORE_ERRORS as exc:
             self._store_failed("written", exc)
             return
@@ -324,10 +372,23 @@ class EmbeddingCache:
     def _disk_key(self, key):
         return bytes.fromhex(self.fingerprint + key)
 
-    def _decode(self, raw):
-        if not isinstance(raw, bytes) or len(raw) != self.width * _DTYPE.itemsize:
+    def _decode(self, disk_key, raw):
+        """The row stored in ``raw``, or None if it is not a sound entry."""
+        size = self.width * _DTYPE.itemsize
+        if not isinstance(raw, bytes) or len(raw) != size + _CHECKSUM_BYTES:
             return None
-        return np.frombuffer(raw, dtype=_DTYPE)  # read-only, as bytes are
+        data, checksum = raw[:size], raw[size:]
+        if checksum != _checksum(disk_key, data):
+            _DISK_STATS.add("damaged")
+            warnings.warn(
+                f"the embedding cache in {self.store.directory!r} holds a damaged "
+                "entry (its bytes do not match their checksum); it is not used: "
+                "the cell is encoded again and the entry replaced",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+            return None
+        return np.frombuffer(data, dtype=_DTYPE)  # read-only, as bytes are
 
     def _store_failed(self, action, exc):
         warnings.warn(
@@ -336,6 +397,13 @@ class EmbeddingCache:
             RuntimeWarning,
             stacklevel=4,
         )
+
+
+def _checksum(disk_key, data):
+    """Digest binding an entry's bytes to its key (a moved entry fails too)."""
+    digest = hashlib.blake2b(disk_key, digest_size=_CHECKSUM_BYTES)
+    digest.update(data)
+    return digest.digest()
 
 
 def cell_identity(cell, *, file_identity="stat"):

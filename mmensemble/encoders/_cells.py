@@ -6,10 +6,12 @@ a float NaN, ``pd.NA`` or ``pd.NaT``. Nothing else is missing: an empty string i
 a real (empty) text, an all-zero array a real (silent or black) signal.
 """
 
+import os
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_cell_series", "missing_mask"]
+__all__ = ["as_cell_series", "check_file", "missing_mask"]
 
 
 def as_cell_series(X, *, default_name="column 0"):
@@ -83,3 +85,32 @@ def missing_mask(X):
     if values.ndim == 1:
         return np.asarray(pd.isna(pd.Series(values, dtype=object)), dtype=bool)
     return missing_mask(pd.DataFrame(values.reshape(values.shape[0], -1)))
+
+
+def check_file(path, kind):
+    """Return ``path`` if it names an existing file, or say what it names.
+
+    Parameters
+    ----------
+    path : str
+        A path cell.
+    kind : str
+        What the file should hold, for messages (``"audio"``, ``"video"``).
+
+    Returns
+    -------
+    path : str
+        The path, unchanged.
+
+    Raises
+    ------
+    IsADirectoryError
+        The path is a directory.
+    FileNotFoundError
+        Nothing exists at the path.
+    """
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a directory, not a file")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such {kind} file: {path!r}")
+    return path

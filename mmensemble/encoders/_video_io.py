@@ -18,8 +18,15 @@ from fractions import Fraction
 import numpy as np
 
 from .._deps import import_optional
+from ._cells import check_file
 
 __all__ = ["open_video", "read_frames", "read_soundtrack", "sample_times"]
+
+# FFmpeg's decoders of text-mode art: its ``tty`` demuxer opens any long
+# enough text file (a ``.txt`` transcript) as a "video" of rendered text.
+_TEXT_CODECS = frozenset({"ansi", "bintext", "idf", "xbin"})
+# FFmpeg's demuxers of single still images (``jpeg_pipe``, ``png_pipe``...).
+_STILL_IMAGE_FORMATS = ("image2", "_pipe")
 
 
 def open_video(cell):
@@ -37,10 +44,7 @@ def open_video(cell):
     """
     av = import_optional("av")
     if isinstance(cell, str | os.PathLike):
-        path = os.fspath(cell)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no such video file: {path!r}")
-        source = path
+        source = check_file(os.fspath(cell), "video")
     elif isinstance(cell, bytes | bytearray | memoryview):
         source = io.BytesIO(bytes(cell))
     else:
@@ -56,9 +60,11 @@ def open_video(cell):
 def video_stream(container, *, max_pixels=None):
     """The container's first video stream, checked before anything is decoded.
 
-    Raises ``ValueError`` when there is no video stream (an audio-only file)
-    or when its coded size exceeds ``max_pixels``.
+    Raises ``ValueError`` when there is no video stream (an audio-only file),
+    when the file is not a video at all (:func:`check_video_container`), or
+    when its coded size exceeds ``max_pixels``.
     """
+    check_video_container(container)
     if not container.streams.video:
         kinds = sorted({stream.type for stream in container.streams}) or ["none"]
         raise ValueError(f"the file has no video stream (streams: {', '.join(kinds)})")
@@ -69,6 +75,29 @@ def video_stream(container, *, max_pixels=None):
             f"video frames of {width}x{height} pixels exceed max_pixels={max_pixels}"
         )
     return stream
+
+
+def check_video_container(container):
+    """Raise ``ValueError`` for a file FFmpeg opens although it is no video.
+
+    FFmpeg reads a text file as text-mode art (its ``tty`` demuxer) and a
+    still image as a one-frame stream; both are bad video cells, not videos
+    (nor silent soundtracks). An audio-only file passes: it is a soundtrack.
+
+    Parameters
+    ----------
+    container : av.container.InputContainer
+    """
+    codecs = {stream.codec_context.name for stream in container.streams.video}
+    if codecs & _TEXT_CODECS:
+        raise ValueError(
+            "the file is text, not a video (FFmpeg would render it as text-mode "
+            "art)"
+        )
+    if container.format.name.endswith(_STILL_IMAGE_FORMATS):
+        raise ValueError(
+            f"the file is a still image ({container.format.name}), not a video"
+        )
 
 
 def stream_span(container, stream):
@@ -291,11 +320,13 @@ def read_soundtrack(container, *, sr=None):
     Returns
     -------
     waveform : ndarray of float32, or None
-        None when the file has no audio stream.
+        None when the file has no audio stream (``ValueError`` when it is no
+        video either, see :func:`check_video_container`).
     sr : int or None
         Its sample rate.
     """
     av = import_optional("av")
+    check_video_container(container)
     if not container.streams.audio:
         return None, None
     stream = container.streams.audio[0]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
-from sklearn.model_selection import PredefinedSplit, check_cv
+from sklearn.model_selection import PredefinedSplit
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
@@ -35,6 +35,7 @@ from ._budget import TimeBudget, run_tasks, worker_count
 from ._defaults import InvalidChoiceError, default_head, default_meta_learner
 from ._docs import MODEL_FUSION_DOCS
 from ._early import FeatureFusion
+from ._folds import checked_cv
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
 from ._modality import BaseModalityComposition, as_frame, resolve_columns
 from ._plumbing import encode, fit_encode, leading_encoder, modality_rows
@@ -212,7 +213,10 @@ class _BaseAutoFusion(BaseModalityComposition):
 
     def _fold_ids(self, embedded, y):
         """The outer fold of every row: ``cv``'s test folds must cover each once."""
-        splits = check_cv(self.cv, y, classifier=is_classifier(self)).split(embedded, y)
+        cv = checked_cv(
+            self.cv, y, classifier=is_classifier(self), owner=type(self).__name__
+        )
+        splits = cv.split(embedded, y)
         folds = np.full(len(y), -1)
         for index, (_, test) in enumerate(splits):
             if (folds[test] >= 0).any():

@@ -19,7 +19,6 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import TransformerMixin, clone, is_classifier
-from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils.multiclass import type_of_target
@@ -33,6 +32,7 @@ from sklearn.utils.validation import (
 from .._compat import StrOptions, _check_feature_names_in, _enforce_prediction_order
 from .._parallel import Parallel, delayed
 from ..encoders._base import concat_errors
+from ._folds import checked_cv
 from ._modality import BaseModalityComposition, fitted_errors
 from ._plumbing import encode, fit_encode, leading_encoder, modality_rows
 from ._shared_fits import fit_shared
@@ -101,7 +101,13 @@ class _BaseModelFusion(TransformerMixin, BaseModalityComposition):
         The folds are drawn once over all rows, as ``cross_val_predict`` would
         draw them; each modality then uses the present rows of every fold.
         """
-        cv = check_cv(self.cv, y, classifier=is_classifier(self))
+        cv = checked_cv(
+            self.cv,
+            y,
+            classifier=is_classifier(self),
+            owner=type(self).__name__,
+            classes=getattr(self, "classes_", None),
+        )
         splits = list(cv.split(np.zeros((len(y), 1)), y))
         outputs = Parallel(n_jobs=self.n_jobs)(
             delayed(_cross_val_predict_present)(

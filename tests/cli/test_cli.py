@@ -1,5 +1,6 @@
 """Tests of the ``mmensemble`` command line: demo, fit, predict, evaluate."""
 
+import os
 import re
 
 import numpy as np
@@ -345,8 +346,12 @@ def test_missing_files(command, early_model, tmp_path, capsys):
         "predict": ["predict", early_model, absent, "-o", tmp_path / "p.csv"],
         "evaluate": ["evaluate", tmp_path / "absent.mmen", absent],
     }[command]
-    missing = tmp_path / ("absent.mmen" if command == "evaluate" else "absent.csv")
-    assert_error(capsys, argv, str(missing), "no such file")
+    if command == "evaluate":
+        assert_error(
+            capsys, argv, f"the model file {tmp_path / 'absent.mmen'} does not exist"
+        )
+    else:
+        assert_error(capsys, argv, str(absent), "no such file")
 
 
 def test_fit_without_any_usable_column(tmp_path, capsys):
@@ -455,3 +460,66 @@ def test_time_limit_skips_methods_and_still_saves_a_model(table, tmp_path, capsy
     status, _, _ = run(capsys, "predict", model_path, csv, "-o", tmp_path / "p.csv")
     assert status == 0
     assert len(pd.read_csv(tmp_path / "p.csv")) == len(data)
+
+
+def test_fit_checks_its_output_before_fitting(table, tmp_path, capsys, monkeypatch):
+    import mmensemble.cli._recipes as recipes
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was built although its file cannot be written")
+
+    monkeypatch.setattr(recipes, "build_estimator", never)
+    output = tmp_path / "missing" / "folder" / "m.mmen"
+    argv = ["fit", table[0], "--target", "label", *ALL_ROLES, "-o", output]
+    assert_error(
+        capsys,
+        argv,
+        f"cannot write the model to {output}",
+        "does not exist; create it first",
+        "nothing was done",
+    )
+
+
+def test_predict_and_evaluate_check_their_outputs_first(
+    early_model, table, tmp_path, capsys
+):
+    output = tmp_path / "missing" / "p.csv"
+    argv = ["predict", early_model, table[0], "-o", output]
+    assert_error(capsys, argv, f"cannot write the predictions to {output}")
+    report = tmp_path / "missing" / "report.html"
+    argv = ["evaluate", early_model, table[0], "--report", report]
+    assert_error(capsys, argv, f"cannot write the report to {report}")
+
+
+def test_a_failed_predictions_write_keeps_the_previous_file(
+    early_model, table, tmp_path, capsys, monkeypatch
+):
+    output = tmp_path / "p.csv"
+    output.write_text("the previous predictions\n")
+
+    def half_then_full_disk(frame, file, **kwargs):
+        file.write("row,prediction\n0,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_full_disk)
+    argv = ["predict", early_model, table[0], "-o", output]
+    assert_error(capsys, argv, f"could not write {output}", "No space left")
+    assert output.read_text() == "the previous predictions\n"
+    assert os.listdir(tmp_path) == ["p.csv"]
+
+
+def test_too_few_rows_per_class_says_what_to_change(tmp_path, capsys):
+    csv = tmp_path / "few.csv"
+    pd.DataFrame(
+        {"size": np.arange(8.0), "weight": np.arange(8.0) % 3, "label": [0, 1] * 4}
+    ).to_csv(csv, index=False)
+    argv = ["fit", csv, "--target", "label", "--tabular", "size", "weight"]
+    assert_error(
+        capsys,
+        [*argv, "--fusion", "stacking", "-o", tmp_path / "m.mmen"],
+        f"could not fit the 'stacking' model on {csv}",
+        "cross-validates in 5 stratified folds",
+        "has 4 (of 8 rows)",
+        "--fusion early or voting",
+    )
+    assert not (tmp_path / "m.mmen").exists()

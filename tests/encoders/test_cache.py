@@ -4,8 +4,10 @@ of the thread-local configuration that points encoders at it."""
 import multiprocessing
 import os
 import pickle
+import sqlite3
 import sys
 import threading
+import warnings
 
 import diskcache
 import joblib
@@ -200,6 +202,96 @@ def test_an_unreadable_store_warns_and_encoding_goes_on(tmp_path):
     (root / "cache.db").write_bytes(b"this is not a database" * 100)
     with pytest.warns(RuntimeWarning, match="cannot be opened"):
         out = SummaryEncoder(memory=tmp_path).fit_transform(cells(3))
+    np.testing.assert_allclose(out, expected(3), rtol=1e-6)
+
+
+def damage(directory, keys, width):
+    """Overwrite the row bytes of stored entries with NaNs, keeping their length.
+
+    Done through SQLite, as the disk would leave it: the checksum stays.
+    """
+    store = store_of(directory)
+    database = sqlite3.connect(os.path.join(store.directory, "cache.db"))
+    with database:
+        for key in keys:
+            checksum = store.get(key)[width * 4 :]
+            nans = np.full(width, np.nan, dtype="<f4").tobytes()
+            database.execute(
+                "UPDATE Cache SET value = ? WHERE key = ?", (nans + checksum, key)
+            )
+    database.close()
+    assert all(len(store.get(key)) == width * 4 + 16 for key in keys)
+
+
+def test_a_damaged_entry_is_never_served_but_encoded_again_and_replaced(tmp_path):
+    column = cells(30)
+    encoder = SummaryEncoder(memory=tmp_path).fit(column)
+    encoder.transform(column)
+    damaged = sorted(store_of(tmp_path))[:27]
+    damage(tmp_path, damaged, width=4)
+    clear_cache()
+    SummaryEncoder.batches = []
+    with config_context(memory_cache_bytes=0):
+        with pytest.warns(RuntimeWarning, match="holds a damaged entry") as record:
+            out = encoder.transform(column)
+        np.testing.assert_allclose(out, expected(30), rtol=1e-6)  # no NaN row
+        assert "encoded again and the entry replaced" in str(record[0].message)
+        info = cache_info()
+        assert (info["disk_damaged"], info["disk_hits"], embedded()) == (27, 3, 27)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            again = encoder.transform(column)  # replaced: all sound hits now
+    np.testing.assert_array_equal(again, out)
+    assert embedded() == 27 and cache_info()["disk_hits"] == 3 + 30
+
+
+@pytest.mark.parametrize("setting", ["memory", "cache_dir"])
+def test_a_cache_location_that_is_a_regular_file_is_an_error(setting, tmp_path):
+    from mmensemble.encoders._cache import CacheLocationError
+
+    path = tmp_path / "cache.txt"
+    path.write_text("not a folder")
+    message = rf"{setting}='{path}' is a regular file, not a folder"
+    with pytest.raises(CacheLocationError, match=message):
+        if setting == "memory":
+            SummaryEncoder(memory=path).fit_transform(cells(3))
+        else:
+            with config_context(cache_dir=path):
+                SummaryEncoder().fit_transform(cells(3))
+    assert isinstance(CacheLocationError("x"), (ValueError, mmensemble.MMEnsembleError))
+
+
+def test_a_read_only_cache_folder_warns_that_it_is_read_only(tmp_path, monkeypatch):
+    # what SQLite raises for a user without write permission on the folder
+    # (the tests may run as root, whom permissions do not stop)
+    SummaryEncoder(memory=tmp_path).fit_transform(cells(3))
+    import mmensemble.encoders._cache as cache_module
+
+    def read_only(directory, **kwargs):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(cache_module, "_STORES", {})
+    monkeypatch.setattr(diskcache, "Cache", read_only)
+    clear_cache()
+    with pytest.warns(RuntimeWarning, match="the folder is read-only") as record:
+        out = SummaryEncoder(memory=tmp_path).fit_transform(cells(3))
+    assert "cannot be opened, so it is not used" in str(record[0].message)
+    assert "give memory= (or cache_dir) a writable folder" in str(record[0].message)
+    np.testing.assert_allclose(out, expected(3), rtol=1e-6)
+
+
+def test_a_store_failing_at_read_warns(tmp_path, monkeypatch):
+    encoder = SummaryEncoder(memory=tmp_path).fit(cells(3))
+    encoder.transform(cells(3))
+    clear_cache()
+
+    def failing(self, key, *args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(diskcache.Cache, "get", failing)
+    with config_context(memory_cache_bytes=0):
+        with pytest.warns(RuntimeWarning, match="could not be read: .*disk I/O error"):
+            out = encoder.transform(cells(3))
     np.testing.assert_allclose(out, expected(3), rtol=1e-6)
 
 

@@ -1,12 +1,15 @@
 """Tests of VideoEncoder, the PyAV frame reader and video_soundtrack."""
 
+import os
 import pickle
+import re
 from fractions import Fraction
 
 import av
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -150,6 +153,11 @@ def clips(tmp_path_factory):
     cut = header_only.index(b"\x1f\x43\xb6\x75") + 12  # the first Cluster
     (folder / "no_frames.mkv").write_bytes(header_only[:cut])
     paths["no_frames"] = str(folder / "no_frames.mkv")
+    transcript = folder / "transcript.txt"
+    transcript.write_text("Hello, and thank you for calling the help desk.\n" * 60)
+    paths["text_file"] = str(transcript)
+    Image.fromarray(np.zeros((24, 32, 3), dtype=np.uint8)).save(folder / "still.png")
+    paths["still_image"] = str(folder / "still.png")
     return paths
 
 
@@ -338,6 +346,10 @@ BAD_CELLS = {
     "raw_stream": "carries no timestamps",
     "missing_file": "no such video file",
     "not_a_cell": "expected a video path or encoded bytes",
+    # FFmpeg opens a long text file as text-mode art, an image as one frame
+    "text_file": "the file is text, not a video",
+    "still_image": "the file is a still image (png_pipe), not a video",
+    "directory": "is a directory, not a file",
 }
 
 
@@ -346,13 +358,15 @@ def bad_cell(clips, name):
         return clips["plain"] + ".gone"
     if name == "not_a_cell":
         return 42
+    if name == "directory":
+        return os.path.dirname(clips["plain"])
     return clips[name]
 
 
 @pytest.mark.parametrize("name", list(BAD_CELLS))
 def test_bad_cells_raise_an_error_naming_row_and_column(clips, fitted, name):
     cells = pd.Series([clips["plain"], bad_cell(clips, name)], index=[5, 6], name="v")
-    with pytest.raises(CellDecodeError, match=BAD_CELLS[name]) as info:
+    with pytest.raises(CellDecodeError, match=re.escape(BAD_CELLS[name])) as info:
         fitted.transform(cells)
     assert (info.value.row, info.value.column) == (6, "v")
     assert "row 6, column 'v'" in str(info.value)
@@ -485,6 +499,23 @@ def test_soundtrack_bad_cells_follow_on_error(clips):
     assert [error.row for error in record[0].message.errors] == [2]
     # an audio-only file is a fine soundtrack
     assert video_soundtrack([clips["audio_only"]]).notna().all()
+
+
+@pytest.mark.parametrize("name", ["text_file", "still_image", "directory"])
+def test_soundtrack_of_a_file_that_is_no_video_is_a_bad_cell(clips, name):
+    # not a silent soundtrack (NaN without a word): an error, or a recorded one
+    cells = pd.Series([clips["plain"], bad_cell(clips, name)], index=[1, 2], name="v")
+    with pytest.raises(CellDecodeError, match="row 2, column 'v'") as info:
+        video_soundtrack(cells)
+    assert info.match(re.escape(BAD_CELLS[name]))
+    with pytest.warns(BadCellWarning, match="row 2") as record:
+        audio = video_soundtrack(cells, on_error="missing")
+    assert audio.isna().tolist() == [False, True]
+    assert [error.row for error in record[0].message.errors] == [2]
+
+
+def test_soundtrack_parameters_are_validated(clips):
+    cells = pd.Series([clips["plain"]], index=[1], name="v")
     with pytest.raises(ValueError, match="on_error"):
         video_soundtrack(cells, on_error="ignore")
     with pytest.raises(ValueError, match="sr="):
