@@ -40,6 +40,7 @@ __all__ = [
     "certainly_cpu",
     "export_graph",
     "exporter_versions",
+    "graph_metadata",
     "models_dir",
     "onnx_session",
     "pooled_features_graph",
@@ -47,6 +48,7 @@ __all__ = [
     "run_session",
     "stored_onnx_graph",
     "stored_session",
+    "with_metadata",
 ]
 
 MODELS_DIR_ENV = "MMENSEMBLE_MODELS_DIR"
@@ -232,8 +234,6 @@ def run_session(session, batch, *, n_threads=None):
     """
     name = session.get_inputs()[0].name
     images = np.asarray(batch, dtype=np.float32)
-    if n_threads is None:
-        n_threads = _usable_cpus()
 
     def features(index):
         return session.run(None, {name: images[index : index + 1]})[0]
@@ -241,18 +241,61 @@ def run_session(session, batch, *, n_threads=None):
     return run_rows(features, len(images), n_threads)
 
 
-def run_rows(run_one, n_rows, n_threads):
+def run_rows(run_one, n_rows, n_threads=None):
     """``run_one(row)`` for each row, ``n_threads`` at a time, concatenated.
 
     Each call runs a single-threaded ONNX Runtime session on one row (it
-    releases the GIL, so the threads overlap). Returns a float32 array.
+    releases the GIL, so the threads overlap); ``n_threads=None`` means the
+    CPUs this process may use. Returns a float32 array.
     """
+    if n_threads is None:
+        n_threads = _usable_cpus()
     if n_threads <= 1 or n_rows <= 1:
         outputs = [run_one(row) for row in range(n_rows)]
     else:
         with ThreadPoolExecutor(min(n_threads, n_rows)) as pool:
             outputs = list(pool.map(run_one, range(n_rows)))
     return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def with_metadata(graph, metadata):
+    """The ONNX bytes of ``graph`` with ``metadata`` added to its metadata.
+
+    What a graph's user needs besides the graph (a tokenizer, its settings)
+    travels inside it: stored with it, covered by its digest, and read back by
+    :func:`graph_metadata` without importing ``onnx``.
+
+    Parameters
+    ----------
+    graph : bytes
+        A serialized ONNX model.
+    metadata : dict of str to str
+        Entries of the model's ``metadata_props``.
+
+    Returns
+    -------
+    graph : bytes
+    """
+    onnx = import_optional("onnx")
+    model = onnx.load_from_string(graph)
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    return model.SerializeToString()
+
+
+def graph_metadata(session):
+    """The metadata written by :func:`with_metadata`, from a session's graph.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+
+    Returns
+    -------
+    metadata : dict of str to str
+    """
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def certainly_cpu(device):
