@@ -61,7 +61,7 @@ def test_predict_in_a_fresh_process_imports_neither_torch_nor_matplotlib(
     pd.testing.assert_frame_equal(fresh, pd.read_csv(folder / "here.csv"))
 
 
-HEAVY = ("torch", "transformers", "sentence_transformers")
+HEAVY = ("torch", "transformers", "sentence_transformers", "librosa")
 MODULES_AFTER = (
     "import sys; from mmensemble.cli import main; status = main(sys.argv[1:]); "
     f"print([name for name in {HEAVY!r} if name in sys.modules]); sys.exit(status)"

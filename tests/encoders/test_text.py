@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import socket
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from mmensemble import (
     TextEncoder,
 )
 from mmensemble.encoders import _text
+from mmensemble.encoders._onnx import ExportError
 
 # float32 forward passes of the same tokens in differently padded batches,
 # or through ONNX Runtime rather than torch, agree to ~2e-7 (unit-norm
@@ -223,6 +225,14 @@ def test_onnx_path_without_torch_equals_the_torch_path(encoder):
     out = onnx.transform(texts)
     assert np.isfinite(out).all()
     assert np.abs(out - expected).max() <= ATOL
+
+
+def test_the_graph_needs_a_fast_tokenizer_and_inputs_it_gives(st_model):
+    slow = SimpleNamespace(tokenizer=SimpleNamespace(is_fast=False))
+    with pytest.raises(ExportError, match=r"tokenizer \(SimpleNamespace\) is not"):
+        _text.WindowTokenizer.metadata(slow, ["input_ids"])
+    with pytest.raises(ExportError, match=r"inputs \['pixel_values'\]"):
+        _text.WindowTokenizer.metadata(st_model, ["input_ids", "pixel_values"])
 
 
 @pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
