@@ -20,6 +20,7 @@ import hashlib
 import importlib.metadata
 import io
 import json
+import mmap
 import os
 import sys
 import tempfile
@@ -159,12 +160,40 @@ def stored_onnx_graph(name, key, export):
     ... else:
     ...     os.environ["MMENSEMBLE_MODELS_DIR"] = previous
     """
+    path, graph = _stored_graph(name, key, export)
+    return path.read_bytes() if graph is None else graph
+
+
+def stored_session(name, key, export):
+    """A shared ONNX Runtime session of the stored graph ``name`` for ``key``.
+
+    Built once per process and key from the graph :func:`stored_onnx_graph`
+    gives (same parameters), read by ONNX Runtime from its file (faster than
+    from the same bytes in Python); see :func:`onnx_session` for its
+    threading.
+
+    Returns
+    -------
+    session : onnxruntime.InferenceSession
+    """
+    identity = (name, json.dumps(key, sort_keys=True))
+    with _SESSIONS_LOCK:
+        if identity not in _SESSIONS:
+            path, graph = _stored_graph(name, key, export)
+            _SESSIONS[identity] = _build_session(str(path) if graph is None else graph)
+        return _SESSIONS[identity]
+
+
+def _stored_graph(name, key, export):
+    """``(path, None)`` for an intact stored graph, else ``(None, exported bytes)``.
+
+    See :func:`stored_onnx_graph`; an exported graph is stored on the way.
+    """
     folder = models_dir()
     prefix = f"{name}-{_digest(json.dumps(key, sort_keys=True).encode())}-"
     for path in sorted(folder.glob(f"{prefix}*.onnx")):
-        graph = _read_verified(path, prefix)
-        if graph is not None:
-            return graph
+        if _verified(path, prefix):
+            return path, None
     graph = export()
     path = folder / f"{prefix}{_digest(graph)}.onnx"
     try:
@@ -175,26 +204,9 @@ def stored_onnx_graph(name, key, export):
             f"will be exported again by the next process. Set {MODELS_DIR_ENV} "
             "to a writable folder",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return graph
-
-
-def stored_session(name, key, export):
-    """A shared ONNX Runtime session of the stored graph ``name`` for ``key``.
-
-    Built once per process and key from :func:`stored_onnx_graph` (same
-    parameters); see :func:`onnx_session` for its threading.
-
-    Returns
-    -------
-    session : onnxruntime.InferenceSession
-    """
-    identity = (name, json.dumps(key, sort_keys=True))
-    with _SESSIONS_LOCK:
-        if identity not in _SESSIONS:
-            _SESSIONS[identity] = _build_session(stored_onnx_graph(name, key, export))
-        return _SESSIONS[identity]
+    return None, graph
 
 
 def onnx_session(model, input_size):
@@ -437,19 +449,26 @@ def _digest(data):
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _read_verified(path, prefix):
-    """The bytes of a stored graph, or None (and the file deleted) if damaged."""
+def _verified(path, prefix):
+    """Whether a stored graph matches the digest in its name; if not, it is deleted.
+
+    The file is digested through a memory map: no copy of its bytes is made.
+    """
     try:
-        graph = path.read_bytes()
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:  # mmap refuses empty files
+                intact = False
+            else:
+                with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    intact = path.name == f"{prefix}{_digest(data)}.onnx"
     except OSError:
-        return None
-    if path.name == f"{prefix}{_digest(graph)}.onnx":
-        return graph
-    try:
-        path.unlink()
-    except OSError:
-        pass  # gone already, or a read-only folder: skipped either way
-    return None
+        return False
+    if not intact:
+        try:
+            path.unlink()
+        except OSError:
+            pass  # gone already, or a read-only folder: skipped either way
+    return intact
 
 
 def _write_atomically(path, data):
