@@ -28,7 +28,7 @@ from mmensemble import (
     MMEnsembleError,
     TextEncoder,
 )
-from mmensemble.encoders import _text
+from mmensemble.encoders import _onnx, _text
 from mmensemble.encoders._onnx import ExportError
 
 # float32 forward passes of the same tokens in differently padded batches,
@@ -70,7 +70,10 @@ def long_text(encoder, factor=3):
     return " ".join(words)
 
 
-def test_default_model_loads_without_touching_the_network(monkeypatch):
+def test_default_model_loads_without_touching_the_network(monkeypatch, tmp_path):
+    # no stored graph: the model is loaded (to export it), as on a first run
+    monkeypatch.setenv("MMENSEMBLE_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(_onnx, "_SESSIONS", {})
     attempts = []
 
     def refuse(sock, address, *args, **kwargs):
