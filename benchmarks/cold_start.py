@@ -5,21 +5,25 @@ meaningful on a noisy shared machine:
 
 - the floor, ``python -c "import sklearn, onnxruntime, PIL"``: what any
   command that loads a model and runs a network on ONNX Runtime pays anyway;
-- ``mmensemble predict MODEL one_row.csv -o pred.csv``, one row, with a
-  stacking model over image, text and audio fitted once by ``mmensemble fit``
-  on rows of the bundled spoken-digits dataset;
-- ``mmensemble.load`` of that model file alone.
+- ``mmensemble predict MODEL one_row.csv -o pred.csv``, one row, for two
+  stacking models fitted once by ``mmensemble fit`` on rows of the bundled
+  spoken-digits dataset: the **pretrained** one the command line builds by
+  default (image, sentence-embedding text, Whisper audio) and the
+  **classic** one of earlier rounds (image, TF-IDF text, Whisper audio);
+- ``mmensemble.load`` of the pretrained model file alone.
 
-Each is repeated and the median reported, with its ratio to the floor. The
-stored ONNX graphs (``MMENSEMBLE_MODELS_DIR``) live in a fresh folder of this
-run: the fit builds them, so the repeated predicts are what every later
-process sees. The very first predict, before any graph is stored, is timed too
-(``--cold-first``, a second fresh folder) and reported on its own.
+Each is repeated (interleaved) and the median reported, with its ratio to the
+floor. The stored ONNX graphs (``MMENSEMBLE_MODELS_DIR``) live in a fresh
+folder of this run: the fits build them, so the repeated predicts are what
+every later process sees. The very first pretrained predict, before any graph
+is stored (a second fresh folder: the graphs are exported, torch loaded), is
+timed once and reported on its own. Last, the packages a pretrained predict
+imports (``-X importtime``) are listed.
 
 Usage::
 
-    python benchmarks/cold_start.py  # 12 min on a busy 2-core machine, mostly fit
-    python benchmarks/cold_start.py --repeats 3 --text sentence
+    python benchmarks/cold_start.py  # about 3 min on a busy 2-core machine
+    python benchmarks/cold_start.py --repeats 5 --n-rows 100
 """
 
 import argparse
@@ -32,8 +36,12 @@ import tempfile
 import time
 from pathlib import Path
 
-PREDICT = "import sys; from mmensemble.cli import main; sys.exit(main())"
+CLI = "import sys; from mmensemble.cli import main; sys.exit(main())"
 FLOOR = "import sklearn, onnxruntime, PIL"
+# The encoder flags of each model: none for the pretrained defaults.
+MODELS = {"pretrained": [], "classic": ["--text-encoder", "tfidf"]}
+HEAVY = ["torch", "transformers", "sentence_transformers", "matplotlib", "librosa"]
+HEAVY += ["numba", "ctranslate2", "tokenizers"]
 
 
 def make_tables(folder, n_rows):
@@ -47,21 +55,6 @@ def make_tables(folder, n_rows):
     frame.to_csv(train, index=False)
     frame.drop(columns="digit").iloc[[0]].to_csv(one_row, index=False)
     return train, one_row
-
-
-def encoder_flags(args):
-    """The encoder flags of ``mmensemble fit`` that this version has."""
-    usage = subprocess.run(
-        [sys.executable, "-c", PREDICT, "fit", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    flags = []
-    for flag, value in [("--text-encoder", args.text), ("--audio-encoder", args.audio)]:
-        if flag in usage:
-            flags += [flag, value]
-    return flags
 
 
 def imported_packages(argv, env):
@@ -88,22 +81,12 @@ def run(argv, env):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--n-rows",
         type=int,
-        default=100,
+        default=60,
         help="training rows (at least 50: five folds need five rows of each digit)",
-    )
-    parser.add_argument(
-        "--text",
-        default="tfidf",
-        help="--text-encoder of mmensemble fit (default: tfidf, which needs no torch)",
-    )
-    parser.add_argument(
-        "--audio",
-        default="whisper",
-        help="--audio-encoder of mmensemble fit (default: whisper, on CTranslate2)",
     )
     args = parser.parse_args()
 
@@ -112,58 +95,53 @@ def main():
         env = {**os.environ, "MMENSEMBLE_MODELS_DIR": str(folder / "models")}
         env.pop("MMENSEMBLE_CACHE_DIR", None)  # no embedding cache: cold rows
         train, one_row = make_tables(folder, args.n_rows)
-        model = folder / "model.mmen"
-        fit = [sys.executable, "-c", PREDICT, "fit", str(train), "--target", "digit"]
-        fit += ["--image", "image", "--audio", "audio", "--text", "text"]
-        fit += ["--fusion", "stacking", "--sr", "8000", "-o", str(model)]
-        flags = encoder_flags(args)
-        fit_seconds = run(fit + flags, env)
-        print(f"fitted the stacking model on {args.n_rows} rows in {fit_seconds:.1f} s")
-        print(f"encoder flags: {' '.join(flags) or '(none: this fit has none)'}")
+        commands = {"floor": [sys.executable, "-c", FLOOR]}
+        for name, flags in MODELS.items():
+            model = folder / f"{name}.mmen"
+            fit = [sys.executable, "-c", CLI, "fit", str(train), "--target", "digit"]
+            fit += ["--image", "image", "--audio", "audio", "--text", "text"]
+            fit += ["--fusion", "stacking", "--sr", "8000", *flags, "-o", str(model)]
+            seconds = run(fit, env)
+            print(f"fitted the {name} model on {args.n_rows} rows in {seconds:.1f} s")
+            commands[f"predict {name}"] = [sys.executable, "-c", CLI, "predict"]
+            commands[f"predict {name}"] += [str(model), str(one_row)]
+            commands[f"predict {name}"] += ["-o", str(folder / f"{name}.csv")]
+        load = (
+            f"import mmensemble; mmensemble.load({str(folder / 'pretrained.mmen')!r})"
+        )
+        commands["load pretrained"] = [sys.executable, "-c", load]
 
-        predict = [sys.executable, "-c", PREDICT, "predict", str(model)]
-        predict += [str(one_row), "-o", str(folder / "pred.csv")]
-        load_code = f"import mmensemble; mmensemble.load({str(model)!r})"
-        commands = {
-            "floor": [sys.executable, "-c", FLOOR],
-            "predict": predict,
-            "load": [sys.executable, "-c", load_code],
-            # skops.io imported first lists every scikit-learn estimator, as
-            # mmensemble.load did before it imported skops.io itself
-            "listed": [sys.executable, "-c", f"import skops.io; {load_code}"],
-        }
+        predict = commands["predict pretrained"]
         first_env = {**env, "MMENSEMBLE_MODELS_DIR": str(folder / "models-first")}
         first = run(predict, first_env)
         times = {name: [] for name in commands}
         for _ in range(args.repeats):  # interleaved: load changes hit all alike
             for name, argv in commands.items():
                 times[name].append(run(argv, env))
-        results = {name: (statistics.median(t), t) for name, t in times.items()}
         packages = imported_packages(predict, env)
 
-    floor_s = results["floor"][0]
+    floor_s = statistics.median(times["floor"])
+    labels = {
+        "floor": f"`python -c {FLOOR!r}` (the floor)",
+        "predict pretrained": "`mmensemble predict` one row, pretrained model",
+        "predict classic": "`mmensemble predict` one row, classic model (TF-IDF)",
+        "load pretrained": "`mmensemble.load` of the pretrained model file",
+    }
     print(f"\nmedian of {args.repeats} fresh processes (s), ratio to the floor:")
     print("| command | median s | x floor | all runs |")
     print("|---|---|---|---|")
-    labels = {
-        "floor": f"`python -c {FLOOR!r}`",
-        "predict": "`mmensemble predict` one row (graphs stored)",
-        "load": "`mmensemble.load` of the model file",
-        "listed": "`mmensemble.load`, skops listing every estimator (before)",
-    }
-    for name, (median, times) in results.items():
-        runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"| {labels[name]} | {median:.2f} | {median / floor_s:.2f} | {runs} |")
+    for name, runs in times.items():
+        median = statistics.median(runs)
+        listed = ", ".join(f"{t:.2f}" for t in runs)
+        print(f"| {labels[name]} | {median:.2f} | {median / floor_s:.2f} | {listed} |")
     print(
-        f"| `mmensemble predict` one row, very first process (no stored graph) "
+        "| very first pretrained `mmensemble predict` (graphs exported) "
         f"| {first:.2f} | {first / floor_s:.2f} | one run |"
     )
-    heavy = ["torch", "matplotlib", "sentence_transformers", "librosa", "numba"]
-    heavy += ["ctranslate2"]
-    listed = ", ".join(
-        f"{name} {'yes' if name in packages else 'no'}" for name in heavy
+    imported = ", ".join(
+        f"{name} {'yes' if name in packages else 'no'}" for name in HEAVY
     )
-    print(f"\nimported by the one-row predict: {listed}")
+    print(f"\nimported by the pretrained one-row predict: {imported}")
 
 
 if __name__ == "__main__":

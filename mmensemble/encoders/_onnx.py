@@ -20,6 +20,7 @@ import hashlib
 import importlib.metadata
 import io
 import json
+import mmap
 import os
 import sys
 import tempfile
@@ -40,6 +41,7 @@ __all__ = [
     "certainly_cpu",
     "export_graph",
     "exporter_versions",
+    "graph_metadata",
     "models_dir",
     "onnx_session",
     "pooled_features_graph",
@@ -47,6 +49,7 @@ __all__ = [
     "run_session",
     "stored_onnx_graph",
     "stored_session",
+    "with_metadata",
 ]
 
 MODELS_DIR_ENV = "MMENSEMBLE_MODELS_DIR"
@@ -157,12 +160,40 @@ def stored_onnx_graph(name, key, export):
     ... else:
     ...     os.environ["MMENSEMBLE_MODELS_DIR"] = previous
     """
+    path, graph = _stored_graph(name, key, export)
+    return path.read_bytes() if graph is None else graph
+
+
+def stored_session(name, key, export):
+    """A shared ONNX Runtime session of the stored graph ``name`` for ``key``.
+
+    Built once per process and key from the graph :func:`stored_onnx_graph`
+    gives (same parameters), read by ONNX Runtime from its file (faster than
+    from the same bytes in Python); see :func:`onnx_session` for its
+    threading.
+
+    Returns
+    -------
+    session : onnxruntime.InferenceSession
+    """
+    identity = (name, json.dumps(key, sort_keys=True))
+    with _SESSIONS_LOCK:
+        if identity not in _SESSIONS:
+            path, graph = _stored_graph(name, key, export)
+            _SESSIONS[identity] = _build_session(str(path) if graph is None else graph)
+        return _SESSIONS[identity]
+
+
+def _stored_graph(name, key, export):
+    """``(path, None)`` for an intact stored graph, else ``(None, exported bytes)``.
+
+    See :func:`stored_onnx_graph`; an exported graph is stored on the way.
+    """
     folder = models_dir()
     prefix = f"{name}-{_digest(json.dumps(key, sort_keys=True).encode())}-"
     for path in sorted(folder.glob(f"{prefix}*.onnx")):
-        graph = _read_verified(path, prefix)
-        if graph is not None:
-            return graph
+        if _verified(path, prefix):
+            return path, None
     graph = export()
     path = folder / f"{prefix}{_digest(graph)}.onnx"
     try:
@@ -173,26 +204,9 @@ def stored_onnx_graph(name, key, export):
             f"will be exported again by the next process. Set {MODELS_DIR_ENV} "
             "to a writable folder",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return graph
-
-
-def stored_session(name, key, export):
-    """A shared ONNX Runtime session of the stored graph ``name`` for ``key``.
-
-    Built once per process and key from :func:`stored_onnx_graph` (same
-    parameters); see :func:`onnx_session` for its threading.
-
-    Returns
-    -------
-    session : onnxruntime.InferenceSession
-    """
-    identity = (name, json.dumps(key, sort_keys=True))
-    with _SESSIONS_LOCK:
-        if identity not in _SESSIONS:
-            _SESSIONS[identity] = _build_session(stored_onnx_graph(name, key, export))
-        return _SESSIONS[identity]
+    return None, graph
 
 
 def onnx_session(model, input_size):
@@ -232,8 +246,6 @@ def run_session(session, batch, *, n_threads=None):
     """
     name = session.get_inputs()[0].name
     images = np.asarray(batch, dtype=np.float32)
-    if n_threads is None:
-        n_threads = _usable_cpus()
 
     def features(index):
         return session.run(None, {name: images[index : index + 1]})[0]
@@ -241,18 +253,61 @@ def run_session(session, batch, *, n_threads=None):
     return run_rows(features, len(images), n_threads)
 
 
-def run_rows(run_one, n_rows, n_threads):
+def run_rows(run_one, n_rows, n_threads=None):
     """``run_one(row)`` for each row, ``n_threads`` at a time, concatenated.
 
     Each call runs a single-threaded ONNX Runtime session on one row (it
-    releases the GIL, so the threads overlap). Returns a float32 array.
+    releases the GIL, so the threads overlap); ``n_threads=None`` means the
+    CPUs this process may use. Returns a float32 array.
     """
+    if n_threads is None:
+        n_threads = _usable_cpus()
     if n_threads <= 1 or n_rows <= 1:
         outputs = [run_one(row) for row in range(n_rows)]
     else:
         with ThreadPoolExecutor(min(n_threads, n_rows)) as pool:
             outputs = list(pool.map(run_one, range(n_rows)))
     return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def with_metadata(graph, metadata):
+    """The ONNX bytes of ``graph`` with ``metadata`` added to its metadata.
+
+    What a graph's user needs besides the graph (a tokenizer, its settings)
+    travels inside it: stored with it, covered by its digest, and read back by
+    :func:`graph_metadata` without importing ``onnx``.
+
+    Parameters
+    ----------
+    graph : bytes
+        A serialized ONNX model.
+    metadata : dict of str to str
+        Entries of the model's ``metadata_props``.
+
+    Returns
+    -------
+    graph : bytes
+    """
+    onnx = import_optional("onnx")
+    model = onnx.load_from_string(graph)
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    return model.SerializeToString()
+
+
+def graph_metadata(session):
+    """The metadata written by :func:`with_metadata`, from a session's graph.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+
+    Returns
+    -------
+    metadata : dict of str to str
+    """
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def certainly_cpu(device):
@@ -394,19 +449,26 @@ def _digest(data):
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _read_verified(path, prefix):
-    """The bytes of a stored graph, or None (and the file deleted) if damaged."""
+def _verified(path, prefix):
+    """Whether a stored graph matches the digest in its name; if not, it is deleted.
+
+    The file is digested through a memory map: no copy of its bytes is made.
+    """
     try:
-        graph = path.read_bytes()
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:  # mmap refuses empty files
+                intact = False
+            else:
+                with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    intact = path.name == f"{prefix}{_digest(data)}.onnx"
     except OSError:
-        return None
-    if path.name == f"{prefix}{_digest(graph)}.onnx":
-        return graph
-    try:
-        path.unlink()
-    except OSError:
-        pass  # gone already, or a read-only folder: skipped either way
-    return None
+        return False
+    if not intact:
+        try:
+            path.unlink()
+        except OSError:
+            pass  # gone already, or a read-only folder: skipped either way
+    return intact
 
 
 def _write_atomically(path, data):

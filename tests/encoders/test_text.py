@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import socket
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,8 @@ from mmensemble import (
     MMEnsembleError,
     TextEncoder,
 )
-from mmensemble.encoders import _text
+from mmensemble.encoders import _onnx, _text
+from mmensemble.encoders._onnx import ExportError
 
 # float32 forward passes of the same tokens in differently padded batches,
 # or through ONNX Runtime rather than torch, agree to ~2e-7 (unit-norm
@@ -58,8 +60,8 @@ def encoder(one_torch_thread):
 
 @pytest.fixture(scope="module")
 def st_model(encoder):
-    """The SentenceTransformer the encoder runs (loaded once per module)."""
-    return encoder._model
+    """The SentenceTransformer the encoder was exported from (loaded once)."""
+    return _text.load_sentence_transformer(encoder.model_path_, "cpu")
 
 
 def long_text(encoder, factor=3):
@@ -68,7 +70,10 @@ def long_text(encoder, factor=3):
     return " ".join(words)
 
 
-def test_default_model_loads_without_touching_the_network(monkeypatch):
+def test_default_model_loads_without_touching_the_network(monkeypatch, tmp_path):
+    # no stored graph: the model is loaded (to export it), as on a first run
+    monkeypatch.setenv("MMENSEMBLE_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(_onnx, "_SESSIONS", {})
     attempts = []
 
     def refuse(sock, address, *args, **kwargs):
@@ -168,6 +173,69 @@ def test_unnormalized_long_text_is_the_plain_mean(encoder, st_model):
     out = raw.transform([text])[0]
     assert np.linalg.norm(out) < 1 - 1e-3  # a mean of unit vectors
     np.testing.assert_allclose(out / np.linalg.norm(out), normalized, atol=ATOL)
+
+
+ODD_TEXTS = [
+    "",
+    " ",
+    "\n\t  \r\n",
+    "\u200b",
+    ".",
+    "ß",
+    "Ünïcödé ÇAFÉ naïve",
+    "日本語のテキストです",
+    "emoji 😀🚀 only",
+    "Ελληνικά κείμενα",
+    "مرحبا بالعالم",
+    "1234567890 3.14159",
+    "!!!???... ---",
+    "MiXeD CaSe WoRdS",
+    "tab\tseparated\tvalues",
+    "line\nbreaks\r\nhere",
+    "[CLS] [SEP] [PAD] [MASK] literal special tokens",
+]
+VOCAB = [*WORDS, "naïve", "Zürich", "東京", "😀", "don't", "e-mail", "U.S.A.", "x²"]
+
+
+def varied_texts(n_texts=300, seed=0):
+    """Odd texts, then random ones from one word to three windows long."""
+    rng = np.random.default_rng(seed)
+    texts = list(ODD_TEXTS)
+    while len(texts) < n_texts:
+        n_words = rng.integers(1, int(rng.choice([3, 20, 120, 700])) + 1)
+        texts.append(" ".join(rng.choice(VOCAB, size=n_words)))
+    return texts
+
+
+def test_window_tokenizer_gives_the_models_own_windows(encoder, st_model):
+    texts = varied_texts()
+    windows, owners = encoder._windows.windows(texts)
+    features = _text._windowed_features(st_model, texts)
+    mask = features["attention_mask"].bool()
+    assert owners.tolist() == features["overflow_to_sample_mapping"].tolist()
+    assert owners.max() == len(texts) - 1 and len(windows) > len(texts)  # long ones
+    for row, window in enumerate(windows):
+        for name, values in window.items():
+            assert values[0].tolist() == features[name][row][mask[row]].tolist()
+
+
+def test_onnx_path_without_torch_equals_the_torch_path(encoder):
+    texts = varied_texts()
+    onnx = clone(encoder).set_params(runtime="onnxruntime").fit(texts[:1])
+    assert onnx._model is None  # texts never reach sentence-transformers
+    torch_out = clone(encoder).set_params(runtime="torch").fit(texts[:1])
+    expected = torch_out.transform(texts)
+    out = onnx.transform(texts)
+    assert np.isfinite(out).all()
+    assert np.abs(out - expected).max() <= ATOL
+
+
+def test_the_graph_needs_a_fast_tokenizer_and_inputs_it_gives(st_model):
+    slow = SimpleNamespace(tokenizer=SimpleNamespace(is_fast=False))
+    with pytest.raises(ExportError, match=r"tokenizer \(SimpleNamespace\) is not"):
+        _text.WindowTokenizer.metadata(slow, ["input_ids"])
+    with pytest.raises(ExportError, match=r"inputs \['pixel_values'\]"):
+        _text.WindowTokenizer.metadata(st_model, ["input_ids", "pixel_values"])
 
 
 @pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
