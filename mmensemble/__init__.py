@@ -41,7 +41,7 @@ _PUBLIC = {
     "default_meta_learner": ".fusion",
     "default_modality_model": ".fusion",
     "explain_modalities": ".inspection",
-    "infer_column_roles": ".cli",
+    "infer_column_roles": ".roles",
     "modality_importance": ".inspection",
     "plot_modality_importance": ".inspection",
     "BadCellWarning": "._exceptions",

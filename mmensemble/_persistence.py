@@ -41,6 +41,12 @@ _TRUSTED_EXACT = frozenset(
         "pandas.core.series.Series",
         "pandas.core.indexes.base.Index",
         "pandas.core.indexes.range.RangeIndex",
+        # skrub's encoders of the datetime and string roles
+        "skrub._datetime_encoder.DatetimeEncoder",
+        "skrub._datetime_encoder._CircularEncoder",
+        "skrub._string_encoder.StringEncoder",
+        "skrub._to_datetime.ToDatetime",
+        "skrub._to_str.ToStr",
     }
 )
 _IMPORT_LOCK = threading.Lock()
