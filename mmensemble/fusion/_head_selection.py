@@ -15,6 +15,7 @@ from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -80,6 +81,8 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
                 "estimators must be a non-empty list of (name, estimator) pairs "
                 f"with distinct names, got {self.estimators!r}"
             )
+        if not (hasattr(X, "iloc") or sp.issparse(X)):
+            X = np.asarray(X)
         y = np.asarray(y)
         labels = np.unique(y)
         folds = self._folds(y)
@@ -159,8 +162,8 @@ class HeadSelectionClassifier(ClassifierMixin, _BaseHeadSelection):
     >>> from sklearn.ensemble import HistGradientBoostingClassifier
     >>> from sklearn.linear_model import LogisticRegression
     >>> from mmensemble.fusion import HeadSelectionClassifier
-    >>> X = [[0], [1], [2], [3], [4], [5], [6], [7], [8], [9]] * 3
-    >>> y = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1] * 3
+    >>> X = [[value] for value in range(300)]
+    >>> y = [int(value % 100 < 50) for value in range(300)]
     >>> head = HeadSelectionClassifier(
     ...     [("linear", LogisticRegression()),
     ...      ("trees", HistGradientBoostingClassifier(max_iter=20))]).fit(X, y)
@@ -231,8 +234,8 @@ class HeadSelectionRegressor(RegressorMixin, _BaseHeadSelection):
     >>> from sklearn.ensemble import HistGradientBoostingRegressor
     >>> from sklearn.linear_model import Ridge
     >>> from mmensemble.fusion import HeadSelectionRegressor
-    >>> X = [[value] for value in range(30)]
-    >>> y = [float(value % 10 < 5) for value in range(30)]
+    >>> X = [[value] for value in range(300)]
+    >>> y = [float(value % 100 < 50) for value in range(300)]
     >>> head = HeadSelectionRegressor(
     ...     [("linear", Ridge()),
     ...      ("trees", HistGradientBoostingRegressor(max_iter=20))]).fit(X, y)

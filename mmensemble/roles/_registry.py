@@ -202,11 +202,7 @@ _ROLES = (
     Role(
         "image",
         detectors.media_detector("image", detectors.opens_as_image),
-        {
-            "efficientnet": RoleEncoder(
-                _image, True, ":class:`~mmensemble.ImageEncoder` embeddings"
-            )
-        },
+        {"efficientnet": RoleEncoder(_image, True, "ImageEncoder embeddings")},
         grouped=False,
         media=True,
         tree_head=False,
@@ -216,11 +212,7 @@ _ROLES = (
     Role(
         "video",
         detectors.media_detector("video", detectors.opens_as_video),
-        {
-            "frames": RoleEncoder(
-                _video, True, ":class:`~mmensemble.VideoEncoder` pooled frames"
-            )
-        },
+        {"frames": RoleEncoder(_video, True, "VideoEncoder pooled frames")},
         grouped=False,
         media=True,
         tree_head=False,
@@ -231,12 +223,8 @@ _ROLES = (
         "audio",
         detectors.media_detector("audio", detectors.opens_as_audio),
         {
-            "whisper": RoleEncoder(
-                _whisper, True, ":class:`~mmensemble.WhisperEncoder` embeddings"
-            ),
-            "mfcc": RoleEncoder(
-                _mfcc, True, ":class:`~mmensemble.MFCCEncoder` statistics"
-            ),
+            "whisper": RoleEncoder(_whisper, True, "WhisperEncoder embeddings"),
+            "mfcc": RoleEncoder(_mfcc, True, "MFCCEncoder statistics"),
         },
         grouped=False,
         media=True,
@@ -247,11 +235,7 @@ _ROLES = (
     Role(
         "signal",
         detectors.media_detector("signal", detectors.opens_as_signal),
-        {
-            "features": RoleEncoder(
-                _signal, True, ":class:`~mmensemble.SignalEncoder` features"
-            )
-        },
+        {"features": RoleEncoder(_signal, True, "SignalEncoder features")},
         grouped=False,
         media=True,
         tree_head=False,
@@ -336,9 +320,7 @@ _ROLES = (
         "text",
         detectors.detect_text,
         {
-            "sentence": RoleEncoder(
-                _sentence, True, ":class:`~mmensemble.TextEncoder` embeddings"
-            ),
+            "sentence": RoleEncoder(_sentence, True, "TextEncoder embeddings"),
             "tfidf": RoleEncoder(_char_tfidf, False, "character n-gram TF-IDF"),
         },
         grouped=False,
@@ -367,7 +349,7 @@ def role_docs():
     >>> from mmensemble.roles import role_docs
     >>> role_docs()[0]
     '- `image` (`--image`): a sample of cells open as images (PIL); \
-encoder: :class:`~mmensemble.ImageEncoder` embeddings'
+encoder: ImageEncoder embeddings'
     """
     lines = []
     for role in _ROLES:
@@ -376,7 +358,8 @@ encoder: :class:`~mmensemble.ImageEncoder` embeddings'
             for name, encoder in role.encoders.items()
         )
         label = "encoders" if len(role.encoders) > 1 else "encoder"
+        head = "; head: linear or trees, by CV score" if role.tree_head else ""
         lines.append(
-            f"- `{role.name}` (`--{role.name}`): {role.doc}; {label}: {encoders}"
+            f"- `{role.name}` (`--{role.name}`): {role.doc}; {label}: {encoders}{head}"
         )
     return lines
