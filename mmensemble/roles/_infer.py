@@ -3,9 +3,9 @@
 :func:`infer_column_roles` looks at each column of a table and says what it
 holds, with the reason, so that ``mmensemble fit`` needs no flag but the
 target. A column is dropped (role ``"ignored"``) only when it is empty,
-constant or an id, and the reason says which; otherwise the detectors of the
-role registry are tried in its order and the first that recognises the
-column gives its role.
+constant or an id (not media), and the reason says which; otherwise the
+detectors of the role registry are tried in its order (the media roles before
+the id rule) and the first that recognises the column gives its role.
 """
 
 import os
@@ -154,10 +154,17 @@ def _column_role(name, column, base_dir, sample):
     facts = column_facts(name, values, len(column), base_dir=base_dir, sample=sample)
     if facts.n_distinct == 1 and facts.n_present > 1:
         return _role("ignored", f"constant: every present cell is {values.iloc[0]!r}")
+    # Media first: a column of file paths may look like ids (one per row).
+    media = [role for role in REGISTRY.values() if role.media]
+    others = [role for role in REGISTRY.values() if not role.media]
+    for role in media:
+        reason = role.detect(facts)
+        if reason is not None:
+            return _role(role.name, reason)
     id_reason = _id_reason(facts)
     if id_reason is not None:
         return _role("ignored", id_reason)
-    for role in REGISTRY.values():
+    for role in others:
         reason = role.detect(facts)
         if reason is not None:
             return _role(role.name, reason)

@@ -153,12 +153,13 @@ def test_duplicate_column_names_are_named():
 
 
 def test_image_column_with_missing_files_is_media(tmp_path):
+    # One file name pattern, one file per row: media, not an id.
     for row in range(20):
         if row not in (4, 13):
             buffer = io.BytesIO()
             Image.new("RGB", (8, 8), (row * 10, 0, 0)).save(buffer, format="PNG")
-            (tmp_path / f"{row}.png").write_bytes(buffer.getvalue())
-    frame = pd.DataFrame({"photo": [f"{row}.png" for row in range(20)]})
+            (tmp_path / f"{row:04d}.png").write_bytes(buffer.getvalue())
+    frame = pd.DataFrame({"photo": [f"{row:04d}.png" for row in range(20)]})
     table = role_table(frame, base_dir=tmp_path)
     assert table.loc["photo", "role"] == "image"
     assert (
