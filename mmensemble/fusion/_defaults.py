@@ -105,8 +105,7 @@ def default_encoder(
     >>> from mmensemble import default_encoder
     >>> default_encoder("categorical")
     Pipeline(steps=[('simpleimputer', SimpleImputer(strategy='most_frequent')),
-                    ('onehotencoder',
-                     OneHotEncoder(handle_unknown='ignore', sparse_output=False))])
+                    ('onehotencoder', OneHotEncoder(handle_unknown='ignore'))])
     """
     check_choice("role", role, ROLES)
     check_choice("text_encoder", text_encoder, TEXT_ENCODERS)

@@ -5,7 +5,9 @@ The tabular and categorical modalities' default head
 :class:`HeadSelectionClassifier` or :class:`HeadSelectionRegressor` over the
 linear head and sklearn's histogram gradient boosting: each candidate is
 scored on the same folds of the training rows by its own criterion (log loss,
-R²), and the better one is refitted on all of them. It is an ordinary head,
+R²), and the better one is refitted on all of them. A candidate that takes
+no sparse input (the trees) gets sparse rows (one-hot columns) as a dense
+array. It is an ordinary head,
 so voting, stacking and automatic fusion fit it once per training row set
 through their shared fits, like any other modality model.
 """
@@ -25,6 +27,7 @@ from sklearn.base import (
 )
 from sklearn.metrics import log_loss, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -95,8 +98,10 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
                     np.mean(
                         [
                             self._score(
-                                clone(estimator).fit(_rows(X, train), y[train]),
-                                _rows(X, test),
+                                clone(estimator).fit(
+                                    _taken_by(estimator, _rows(X, train)), y[train]
+                                ),
+                                _taken_by(estimator, _rows(X, test)),
                                 y[test],
                                 labels,
                             )
@@ -108,7 +113,7 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
             }
             self.chosen_ = max(names, key=self.cv_scores_.get)
         chosen = dict(self.estimators)[self.chosen_]
-        self.chosen_estimator_ = clone(chosen).fit(X, y)
+        self.chosen_estimator_ = clone(chosen).fit(_taken_by(chosen, X), y)
         if hasattr(self.chosen_estimator_, "n_features_in_"):
             self.n_features_in_ = self.chosen_estimator_.n_features_in_
         return self
@@ -117,7 +122,7 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
     def predict(self, X):
         """The chosen estimator's predictions."""
         check_is_fitted(self)
-        return self.chosen_estimator_.predict(X)
+        return self.chosen_estimator_.predict(_taken_by(self.chosen_estimator_, X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -183,7 +188,9 @@ class HeadSelectionClassifier(ClassifierMixin, _BaseHeadSelection):
     def predict_proba(self, X):
         """The chosen estimator's class probabilities."""
         check_is_fitted(self)
-        return self.chosen_estimator_.predict_proba(X)
+        return self.chosen_estimator_.predict_proba(
+            _taken_by(self.chosen_estimator_, X)
+        )
 
     def _folds(self, y):
         n_splits = min(self.cv, np.unique(y, return_counts=True)[1].min())
@@ -252,6 +259,13 @@ class HeadSelectionRegressor(RegressorMixin, _BaseHeadSelection):
     @staticmethod
     def _score(model, X, y, labels):
         return r2_score(y, model.predict(X))
+
+
+def _taken_by(estimator, X):
+    """``X``, made dense for an estimator that takes no sparse input (trees)."""
+    if sp.issparse(X) and not get_tags(estimator).input_tags.sparse:
+        return X.toarray()
+    return X
 
 
 def _rows(X, rows):

@@ -166,7 +166,7 @@ def _one_hot(**_):
 
     return make_pipeline(
         SimpleImputer(strategy="most_frequent"),
-        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+        OneHotEncoder(handle_unknown="ignore"),
     )
 
 
