@@ -229,7 +229,7 @@ def check_roles(roles):
     --------
     >>> from mmensemble.cli._recipes import check_roles
     >>> check_roles({"tabular": ["age"], "text": "review", "image": None})
-    {'tabular': ['age'], 'text': 'review'}
+    {'text': 'review', 'tabular': ['age']}
     """
     if not isinstance(roles, dict):
         raise TypeError(f"roles must be a dict of role to columns, got {roles!r}")

@@ -354,7 +354,9 @@ def detect_datetime(facts):
     """Dates or date-times (datetime cells, or strings that all parse as dates)."""
     if pd.api.types.is_datetime64_any_dtype(facts.values.dtype):
         return f"date-times ({facts.n_distinct} distinct{facts.empty_note})"
-    if not facts.strings or not facts.values.str.contains(r"\d[-/.:]\d").all():
+    if facts.numbers is not None or facts.few_distinct or not facts.strings:
+        return None
+    if not facts.values.str.contains(r"\d[-/.:]\d").all():
         return None
     import skrub
 
@@ -366,7 +368,7 @@ def detect_datetime(facts):
 
 def detect_tokens(facts):
     """Lists of short tokens (tags, keywords, dependencies), not prose."""
-    if not facts.strings:
+    if not facts.strings or facts.few_distinct or facts.numbers is not None:
         return None
     cells = [_TOKEN_SEPARATORS.split(value.strip().lower()) for value in facts.values]
     words = [word for cell in cells for word in cell if word]
@@ -385,7 +387,9 @@ def detect_tokens(facts):
 
 def detect_string(facts):
     """High-cardinality codes, hosts or names: single tokens with non-letters."""
-    if not facts.strings or facts.values.str.contains(r"\s").any():
+    if facts.few_distinct or not facts.strings or facts.numbers is not None:
+        return None
+    if facts.values.str.contains(r"\s").any():
         return None
     coded = facts.values.str.contains(r"[\d._/:@-]").mean()
     if coded < 0.5:
@@ -397,8 +401,8 @@ def detect_string(facts):
 
 
 def detect_text(facts):
-    """Other strings: free text."""
-    if not facts.strings:
+    """Other strings, with many distinct values: free text."""
+    if not facts.strings or facts.few_distinct or facts.numbers is not None:
         return None
     return (
         f"{facts.n_distinct} distinct strings in {facts.n_present} rows, "

@@ -9,8 +9,9 @@ The fusion defaults, the column-role inference, the command line (flags,
 role checks) and the README's role list read it: adding a role or an encoder
 is one entry here (and the encoder's own module).
 
-The roles are listed in the order the inference tries their detectors, which
-is also the order of the modalities of a fitted model.
+The roles are listed in the order the inference tries their detectors (the
+string roles decline columns with few distinct values, which are
+categorical), which is also the order of the modalities of a fitted model.
 """
 
 import math
@@ -243,31 +244,6 @@ _ROLES = (
         doc="a sample of cells are numeric .npy/.csv/.tsv series",
     ),
     Role(
-        "categorical",
-        detectors.detect_categorical,
-        {"onehot": RoleEncoder(_one_hot, False, "most-frequent imputation, one-hot")},
-        grouped=True,
-        media=False,
-        tree_head=True,
-        flag_help="columns of categories, booleans or integer codes (one-hot)",
-        doc="booleans; integer codes or strings with at most 5 distinct values "
-        "or at most a quarter of the rows",
-    ),
-    Role(
-        "tabular",
-        detectors.detect_numbers,
-        {
-            "standardised": RoleEncoder(
-                _numbers, False, "numbers parsed, mean-imputed, standardised"
-            )
-        },
-        grouped=True,
-        media=False,
-        tree_head=True,
-        flag_help='numeric columns (also written "1,200")',
-        doc='numbers, also written with thousands separators ("1,200")',
-    ),
-    Role(
         "datetime",
         detectors.detect_datetime,
         {
@@ -328,6 +304,31 @@ _ROLES = (
         tree_head=False,
         flag_help="column of texts",
         doc="other strings: free text",
+    ),
+    Role(
+        "categorical",
+        detectors.detect_categorical,
+        {"onehot": RoleEncoder(_one_hot, False, "most-frequent imputation, one-hot")},
+        grouped=True,
+        media=False,
+        tree_head=True,
+        flag_help="columns of categories, booleans or integer codes (one-hot)",
+        doc="booleans; integer codes or strings with at most 5 distinct values "
+        "or at most a quarter of the rows",
+    ),
+    Role(
+        "tabular",
+        detectors.detect_numbers,
+        {
+            "standardised": RoleEncoder(
+                _numbers, False, "numbers parsed, mean-imputed, standardised"
+            )
+        },
+        grouped=True,
+        media=False,
+        tree_head=True,
+        flag_help='numeric columns (also written "1,200")',
+        doc='numbers, also written with thousands separators ("1,200")',
     ),
 )
 

@@ -225,4 +225,4 @@ def test_role_table_becomes_the_recipes_roles():
         "tabular": ["age"],
         "text": ["review"],
     }
-    assert list(check_roles(roles)) == ["image", "categorical", "tabular", "text"]
+    assert list(check_roles(roles)) == ["image", "text", "categorical", "tabular"]
