@@ -37,8 +37,8 @@ def infer_column_roles(frame, *, base_dir=None, sample=20):
     Missing cells (None, NaN, NaT) are not looked at. A column is
     ``"ignored"`` when it has no present cell, a single distinct value, or is
     an id (and not media, which is recognised first): every row has its own
-    value and the values are integers that are consecutive or evenly spaced, or the column's name says id (``id``,
-    ``*_id``, ``uuid``, ...), or they are strings of one pattern
+    value and the values are integers that are consecutive or evenly spaced,
+    or the column's name says id (``id``, ``*_id``, ``uuid``, ...), or they are strings of one pattern
     (``"SKU-0042"``: the same letters around the digits). Otherwise its role
     is the first of these that applies (the registry,
     :data:`~mmensemble.roles.REGISTRY`, tries the string roles before the
