@@ -38,8 +38,9 @@ def infer_column_roles(frame, *, base_dir=None, sample=20):
     ``"ignored"`` when it has no present cell, a single distinct value, or is
     an id (and not media, which is recognised first): every row has its own
     value and the values are integers that are consecutive or evenly spaced,
-    or the column's name says id (``id``, ``*_id``, ``uuid``, ...), or they are strings of one pattern
-    (``"SKU-0042"``: the same letters around the digits). Otherwise its role
+    or the column's name says id (``id``, ``*_id``, ``uuid``, ...), or they
+    are strings of one pattern (``"SKU-0042"``: the same letters around the
+    digits). Otherwise its role
     is the first of these that applies (the registry,
     :data:`~mmensemble.roles.REGISTRY`, tries the string roles before the
     categorical and tabular ones, but they decline columns with few
