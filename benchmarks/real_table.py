@@ -6,7 +6,7 @@ this machine (``/var/lib/apt/lists/*_Packages.lz4``, read through
 row per binary package, sampled evenly over the index (a few thousand rows),
 with the columns a new user would export. The target is the package's
 ``Section`` (utils, libs, python, devel, ...: the sections with at least 20
-packages in the sample, 40-odd classes). The columns:
+packages in the sample: 25 classes from 2,000 rows). The columns:
 
 - ``package``: the package's name (a code: ``python3-numpy``, ``libssl3``);
 - ``description``: its one-line synopsis (prose);
@@ -14,8 +14,7 @@ packages in the sample, 40-odd classes). The columns:
 - ``homepage``: the host of its homepage (``github.com``, ``www.gnu.org``);
 - ``priority``: optional, important, ... (a small categorical);
 - ``arch_all``, ``multi_arch``: True/False, the latter with missing cells;
-- ``installed_size``, ``size``: counts (KiB and bytes);
-- ``maintained_since``: not in the index, so not here: nothing is made up.
+- ``installed_size``, ``size``: counts (KiB and bytes).
 
 Three models are fitted on the same stratified training rows and scored on
 the same test rows, in one run:
@@ -35,7 +34,7 @@ macro-F1, the fit seconds, and the accuracy ratios against the hand baseline.
 
 Usage::
 
-    python benchmarks/real_table.py                 # 3,000 rows
+    python benchmarks/real_table.py --rows 2000     # the README's figures
     python benchmarks/real_table.py --quick         # 600 rows, TF-IDF text
 """
 
