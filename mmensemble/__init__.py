@@ -7,7 +7,8 @@ use, so ``import mmensemble`` stays light.
 
 Layers, each importing only from those before it: the base modules
 (``_config``, ``_exceptions``, ``_deps``, ``_compat``, ``_torch_utils``,
-``_persistence``), :mod:`~mmensemble.encoders`, :mod:`~mmensemble.fusion`,
+``_persistence``), :mod:`~mmensemble.encoders`, :mod:`~mmensemble.roles` (the
+role registry and column-role inference), :mod:`~mmensemble.fusion`,
 :mod:`~mmensemble.inspection`, :mod:`~mmensemble.cli`;
 :mod:`~mmensemble.datasets` stands apart.
 """
@@ -41,7 +42,7 @@ _PUBLIC = {
     "default_meta_learner": ".fusion",
     "default_modality_model": ".fusion",
     "explain_modalities": ".inspection",
-    "infer_column_roles": ".cli",
+    "infer_column_roles": ".roles",
     "modality_importance": ".inspection",
     "plot_modality_importance": ".inspection",
     "BadCellWarning": "._exceptions",

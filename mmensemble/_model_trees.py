@@ -66,12 +66,18 @@ def tree_problems(nodes, subtree, read_array):
                 if problem:
                     problems.append(f"the tree at {location} {problem}")
             elif name in _BOOSTING:
+                predictors = [
+                    (where, predictor)
+                    for _, inner, where, predictor in subtree(state)
+                    if inner == _PREDICTOR
+                ]
+                if not predictors:
+                    continue  # an unfitted model (a parameter): no tree to follow
                 n_features = int(_json_value(_attributes(state)["n_features_in_"]))
-                for _, inner, where, predictor in subtree(state):
-                    if inner == _PREDICTOR:
-                        problem = _check_predictor(predictor, n_features, read_array)
-                        if problem:
-                            problems.append(f"the tree at {where} {problem}")
+                for where, predictor in predictors:
+                    problem = _check_predictor(predictor, n_features, read_array)
+                    if problem:
+                        problems.append(f"the tree at {where} {problem}")
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             problems.append(f"the tree at {location} is malformed ({exc!r})")
     return problems

@@ -52,11 +52,28 @@ MMENSEMBLE_OBJECTS = frozenset(
         "mmensemble.fusion._early.FeatureFusion",
         "mmensemble.fusion._fusion_net.FusionNetClassifier",
         "mmensemble.fusion._fusion_net.FusionNetRegressor",
+        "mmensemble.fusion._head_selection.HeadSelectionClassifier",
+        "mmensemble.fusion._head_selection.HeadSelectionRegressor",
         "mmensemble.fusion._heads.TunedLogisticRegression",
         "mmensemble.fusion._stacking.ModalityStackingClassifier",
         "mmensemble.fusion._stacking.ModalityStackingRegressor",
         "mmensemble.fusion._voting.ModalityVotingClassifier",
         "mmensemble.fusion._voting.ModalityVotingRegressor",
+        "mmensemble.roles._numbers.WrittenNumbers",
+    }
+)
+
+#: skrub's encoders of the datetime and string roles (:mod:`mmensemble.roles`)
+#: and their parts, created like the estimators above (``ObjectNode``). The
+#: roles use these single encoders, not ``TableVectorizer``, whose saved form
+#: refers to skrub functions.
+SKRUB_OBJECTS = frozenset(
+    {
+        "skrub._datetime_encoder.DatetimeEncoder",
+        "skrub._datetime_encoder._CircularEncoder",
+        "skrub._string_encoder.StringEncoder",
+        "skrub._to_datetime.ToDatetime",
+        "skrub._to_str.ToStr",
     }
 )
 SKLEARN_OBJECTS = frozenset(
@@ -181,7 +198,7 @@ FUNCTIONS = frozenset(
 )
 
 TRUSTED = {
-    "ObjectNode": MMENSEMBLE_OBJECTS | SKLEARN_OBJECTS,
+    "ObjectNode": MMENSEMBLE_OBJECTS | SKLEARN_OBJECTS | SKRUB_OBJECTS,
     "NdArrayNode": ARRAY_TYPES,
     "TypeNode": TYPES,
     "FunctionNode": FUNCTIONS,

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).parents[1] / "mmensemble"
 # Lower layers first; a module may import from its own layer and those before it.
-LAYERS = ["base", "encoders", "fusion", "inspection", "cli"]
+LAYERS = ["base", "encoders", "roles", "fusion", "inspection", "cli"]
 HEAVY = ("torch", "librosa", "sentence_transformers", "ctranslate2", "av")
 
 
@@ -34,9 +34,9 @@ def package_imports(path):
             names = [f"{target}.{alias.name}" for alias in node.names]
             imported.update([target] if node.module else names)
         elif isinstance(node, ast.Import | ast.ImportFrom):
-            names = (
-                [node.module] if isinstance(node, ast.ImportFrom) else None
-            ) or [alias.name for alias in node.names]
+            names = ([node.module] if isinstance(node, ast.ImportFrom) else None) or [
+                alias.name for alias in node.names
+            ]
             imported.update(name for name in names if name.startswith("mmensemble"))
     return module, imported
 

@@ -16,20 +16,13 @@ from contextlib import contextmanager
 
 from .._atomic import atomic_write, check_writable
 from .._exceptions import CellDecodeError, MMEnsembleError
-from ._recipes import (
-    AUDIO_ENCODERS,
-    FUSIONS,
-    ROLES,
-    TASKS,
-    TEXT_ENCODERS,
-    role_columns,
-)
+from ..roles import REGISTRY
+from ._recipes import FUSIONS, ROLES, TASKS, role_columns
 from ._tables import format_table
 
 __all__ = ["main"]
 
 _PROG = "mmensemble"
-_MEDIA_ROLES = ("image", "audio", "video", "signal")
 
 
 class CommandError(MMEnsembleError):
@@ -102,8 +95,7 @@ def _parser():
             "Fit a fusion model on DATA, a CSV file, and save it to MODEL. Image "
             "and audio columns hold file paths, relative to DATA's folder; an "
             "empty cell means the modality is missing in that row. With no role "
-            "flag (--image, --audio, --text, --video, --signal, --categorical, "
-            "--tabular), the role "
+            f"flag ({', '.join('--' + role for role in ROLES)}), the role "
             "of every column but the target is inferred from the data and the "
             "role table is printed; with role flags, only the named columns are "
             "used."
@@ -111,24 +103,17 @@ def _parser():
     )
     fit.add_argument("data", metavar="DATA.csv", help="training table")
     fit.add_argument("--target", required=True, metavar="COL", help="target column")
-    for role, what in [
-        ("image", "column of image file paths"),
-        ("audio", "column of audio file paths"),
-        ("text", "column of texts"),
-        ("video", "column of video file paths"),
-        ("signal", "column of sensor-series file paths (CSV, NPY)"),
-    ]:
-        fit.add_argument(f"--{role}", metavar="COL", help=what)
-    fit.add_argument(
-        "--categorical",
-        nargs="+",
-        default=[],
-        metavar="COL",
-        help="columns of categories (one-hot encoded)",
-    )
-    fit.add_argument(
-        "--tabular", nargs="+", default=[], metavar="COL", help="numeric columns"
-    )
+    for role in REGISTRY.values():
+        if role.grouped:
+            fit.add_argument(
+                f"--{role.name}",
+                nargs="+",
+                default=[],
+                metavar="COL",
+                help=role.flag_help,
+            )
+        else:
+            fit.add_argument(f"--{role.name}", metavar="COL", help=role.flag_help)
     fit.add_argument(
         "--fusion",
         default="auto",
@@ -141,24 +126,17 @@ def _parser():
             "predictions; net: shared-layer network with auxiliary heads"
         ),
     )
-    fit.add_argument(
-        "--text-encoder",
-        choices=TEXT_ENCODERS,
-        default="sentence",
-        help=(
-            "sentence (default): pretrained sentence embeddings "
-            "(all-MiniLM-L6-v2, offline); tfidf: character n-gram TF-IDF"
-        ),
-    )
-    fit.add_argument(
-        "--audio-encoder",
-        choices=AUDIO_ENCODERS,
-        default="whisper",
-        help=(
-            "whisper (default): pretrained speech embeddings (Whisper tiny.en, "
-            "offline; English speech); mfcc: MFCC statistics"
-        ),
-    )
+    for role in REGISTRY.values():
+        if role.encoder_option is not None:
+            fit.add_argument(
+                f"--{role.name}-encoder",
+                choices=tuple(role.encoders),
+                default=role.default_encoder,
+                help="; ".join(
+                    f"{name}: {encoder.doc}" for name, encoder in role.encoders.items()
+                )
+                + f" (default: {role.default_encoder})",
+            )
     fit.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="model file to write"
     )
@@ -316,9 +294,12 @@ def _run_fit(args):
 
     _check_output(args.output, "the model")
     roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
-    if not roles:
+    inferred = not roles
+    if inferred:
         roles = _inferred_roles(args.data, args.target)
     frame = read_table(args.data, roles, target=args.target)
+    if inferred:
+        _absent_files_as_missing(frame, roles)
     y = _target(frame, args.target, args.data)
     task = args.task
     if task == "auto":
@@ -371,8 +352,8 @@ def _check_output(path, what):
 
 def _inferred_roles(path, target):
     """Infer the role of every column of ``path`` but ``target``; print them."""
+    from ..roles import infer_column_roles, roles_from_table
     from ._recipes import check_roles
-    from ._roles import infer_column_roles, roles_from_table
 
     frame = read_table(path, {}, target=target)
     table = infer_column_roles(
@@ -392,6 +373,23 @@ def _inferred_roles(path, target):
             "--text, --video, --signal, --categorical or --tabular"
         )
     return check_roles(roles)
+
+
+def _absent_files_as_missing(frame, roles):
+    """Make the cells of inferred media columns naming no file missing; say so."""
+    from ..roles._detectors import missing_files
+
+    for role, column in role_columns(roles):
+        if not REGISTRY[role].media:
+            continue
+        rows = missing_files(frame[column], "")
+        if rows:
+            frame.loc[rows, column] = None
+            shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+            print(
+                f"column {column!r}: {len(rows)} files do not exist, taken as "
+                f"missing cells (rows {shown})"
+            )
 
 
 def _print_leaderboard(estimator):
@@ -581,14 +579,14 @@ def read_table(path, roles, *, target=None):
         strings = {
             column: object
             for role, column in role_columns(roles)
-            if role in (*_MEDIA_ROLES, "text")
+            if REGISTRY[role].string_cells
         }
         frame = pd.read_csv(path, dtype=strings, **options)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read {path} as a CSV file: {exc}") from exc
     folder = os.path.dirname(os.path.abspath(path))
     for role, column in role_columns(roles):
-        if role in _MEDIA_ROLES:
+        if REGISTRY[role].media:
             frame[column] = frame[column].map(
                 lambda cell: cell if pd.isna(cell) else os.path.join(folder, cell)
             )

@@ -4,8 +4,9 @@ The command line (``mmensemble fit``) and the demo build their models here, so
 that a fusion strategy is put together in one place; the per-modality models
 are those of :func:`mmensemble.default_modality_model`, so Python users and the
 command line get the same self-tuning heads. A *role* says what a column
-holds: ``"image"``, ``"audio"``, ``"text"``, ``"video"`` and ``"signal"`` name
-one column (or a list of columns, one modality each), ``"categorical"`` and
+holds (the registry, :mod:`mmensemble.roles`, lists them): ``"image"``,
+``"text"`` and the other per-column roles name one column (or a list of
+columns, one modality each), the grouped roles ``"categorical"`` and
 ``"tabular"`` a list of columns (one modality for all of them, named after
 the role).
 """
@@ -14,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 
 from ..fusion._defaults import (
     AUDIO_ENCODERS,
+    ROLES,
     TASKS,
     TEXT_ENCODERS,
     InvalidChoiceError,
@@ -23,6 +25,7 @@ from ..fusion._defaults import (
     default_meta_learner,
     default_modality_model,
 )
+from ..roles import REGISTRY
 
 __all__ = [
     "AUDIO_ENCODERS",
@@ -36,10 +39,7 @@ __all__ = [
     "role_columns",
 ]
 
-ROLES = ("image", "audio", "text", "video", "signal", "categorical", "tabular")
 FUSIONS = ("auto", "early", "voting", "stacking", "net")
-# Roles whose columns form one modality together (the others: one per column).
-_GROUPED = ("categorical", "tabular")
 
 
 def build_estimator(
@@ -200,7 +200,7 @@ def modalities(roles):
 ('tabular', 'tabular', ['age'])]
     """
     for role, columns in roles.items():
-        if role in _GROUPED:
+        if REGISTRY[role].grouped:
             yield role, role, list(columns)
         elif isinstance(columns, str):
             yield role, role, columns
@@ -244,7 +244,7 @@ def check_roles(roles):
         if columns is None or (not isinstance(columns, str) and len(columns) == 0):
             continue
         if isinstance(columns, str):
-            if role in _GROUPED:
+            if REGISTRY[role].grouped:
                 raise TypeError(
                     f"roles[{role!r}] must be a list of column names, got {columns!r}"
                 )

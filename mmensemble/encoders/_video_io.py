@@ -91,8 +91,7 @@ def check_video_container(container):
     codecs = {stream.codec_context.name for stream in container.streams.video}
     if codecs & _TEXT_CODECS:
         raise ValueError(
-            "the file is text, not a video (FFmpeg would render it as text-mode "
-            "art)"
+            "the file is text, not a video (FFmpeg would render it as text-mode art)"
         )
     if container.format.name.endswith(_STILL_IMAGE_FORMATS):
         raise ValueError(

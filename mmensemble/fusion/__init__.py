@@ -4,8 +4,9 @@
 table, ``_plumbing`` the per-modality steps all fusion families share (select a
 modality's columns, fit on its present rows, check widths and weights),
 ``_defaults`` the default (self-tuning) model of each modality, ``_auto`` the
-automatic choice among the fusion families, and each remaining module one
-fusion family. Imports only from
+automatic choice among the fusion families, ``_head_selection`` the
+linear-or-trees head of the tabular roles, and each remaining module one
+fusion family. Imports only from :mod:`mmensemble.roles`,
 :mod:`mmensemble.encoders` and the package's base modules.
 """
 
@@ -18,6 +19,7 @@ from ._defaults import (
 )
 from ._early import FeatureFusion
 from ._fusion_net import FusionNetClassifier, FusionNetRegressor
+from ._head_selection import HeadSelectionClassifier, HeadSelectionRegressor
 from ._heads import TunedLogisticRegression
 from ._stacking import ModalityStackingClassifier, ModalityStackingRegressor
 from ._voting import ModalityVotingClassifier, ModalityVotingRegressor
@@ -28,6 +30,8 @@ __all__ = [
     "FeatureFusion",
     "FusionNetClassifier",
     "FusionNetRegressor",
+    "HeadSelectionClassifier",
+    "HeadSelectionRegressor",
     "ModalityStackingClassifier",
     "ModalityStackingRegressor",
     "ModalityVotingClassifier",

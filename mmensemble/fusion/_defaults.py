@@ -1,25 +1,30 @@
 """The default model of a modality: its encoder and a head that tunes itself.
 
 A *role* says what a modality's columns hold (``"image"``, ``"audio"``,
-``"text"``, ``"categorical"``, ``"tabular"``). :func:`default_encoder` gives the
-role's encoder, :func:`default_head` the linear model on top, which picks its
-own regularisation by internal cross-validation (``TunedLogisticRegression``,
-``RidgeCV``). Inside a fusion estimator the encoder's outputs come from the
-embedding cache, so this tuning costs no extra encoding. The command line's
+``"text"``, ``"categorical"``, ``"tabular"``, ...; the role registry,
+:mod:`mmensemble.roles`, lists them). :func:`default_encoder` gives the
+role's encoder, :func:`default_head` the model on top: a linear model that
+picks its own regularisation by internal cross-validation
+(``TunedLogisticRegression``, ``RidgeCV``), or for the tabular and
+categorical roles the better of it and gradient-boosted trees. Inside a
+fusion estimator the encoder's outputs come from the embedding cache, so this
+tuning costs no extra encoding. The command line's
 recipes build their models here, so Python users and ``mmensemble fit`` get
 the same defaults.
 """
 
-import math
-
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 
 from .._exceptions import MMEnsembleError
+from ..roles import REGISTRY, ROLES
+from ._head_selection import HeadSelectionClassifier, HeadSelectionRegressor
 from ._heads import TunedLogisticRegression
 
 __all__ = [
@@ -33,19 +38,13 @@ __all__ = [
     "default_modality_model",
 ]
 
-ROLES = ("image", "audio", "text", "video", "signal", "categorical", "tabular")
-TEXT_ENCODERS = ("sentence", "tfidf")
-AUDIO_ENCODERS = ("whisper", "mfcc")
+TEXT_ENCODERS = tuple(REGISTRY["text"].encoders)
+AUDIO_ENCODERS = tuple(REGISTRY["audio"].encoders)
 TASKS = ("classification", "regression")
 
 # The ridge penalties of the regression heads, as wide as the logistic heads'
 # C grid (strong for standardised embeddings, weak for unit-variance blocks).
 ALPHA_GRID = np.logspace(-3, 4, 15)
-
-# Roles whose encoder gives dense embeddings that a linear head needs
-# standardised; TF-IDF vectors and one-hot columns are used as they are,
-# tabular columns are standardised by their encoder.
-_STANDARDISED = frozenset({"image", "audio", "text", "video", "signal"})
 
 
 def default_encoder(
@@ -60,10 +59,11 @@ def default_encoder(
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "video", "signal", "categorical", \
-"tabular"}
-        What the modality's columns hold: one column of images, clips, texts,
-        videos or sensor series; a list of categorical or numeric columns.
+    role : str
+        What the modality's columns hold, one of
+        :data:`mmensemble.roles.ROLES`: one column of images, videos, clips,
+        sensor series, dates, token lists, codes or texts; a list of
+        categorical or numeric columns.
     text_encoder : {"sentence", "tfidf"}, default="sentence"
         ``"sentence"``: :class:`~mmensemble.TextEncoder`, pretrained sentence
         embeddings (all-MiniLM-L6-v2, shipped on PyPI, offline).
@@ -89,13 +89,16 @@ def default_encoder(
     Returns
     -------
     encoder : transformer
-        :class:`~mmensemble.ImageEncoder`, the audio or text encoder chosen,
+        The role's encoder from the registry
+        (:data:`mmensemble.roles.REGISTRY`): :class:`~mmensemble.ImageEncoder`,
         :class:`~mmensemble.VideoEncoder` (sampled frames through the image
-        network, pooled), :class:`~mmensemble.SignalEncoder` (per-channel
-        statistics and band powers of sensor series), a
+        network, pooled), the audio or text encoder chosen,
+        :class:`~mmensemble.SignalEncoder`, a
         :class:`~sklearn.preprocessing.OneHotEncoder` ignoring unknown
         categories (after filling missing cells with the most frequent one),
-        or mean imputation and standardisation of numeric columns.
+        number parsing, mean imputation and standardisation of numeric
+        columns, skrub's ``DatetimeEncoder`` for dates, a token TF-IDF for
+        token lists or skrub's ``StringEncoder`` for codes and hosts.
 
     Examples
     --------
@@ -104,58 +107,22 @@ def default_encoder(
     Pipeline(steps=[('simpleimputer', SimpleImputer(strategy='most_frequent')),
                     ('onehotencoder', OneHotEncoder(handle_unknown='ignore'))])
     """
-    from ..encoders._audio import MFCCEncoder
-    from ..encoders._image import ImageEncoder
-
     check_choice("role", role, ROLES)
     check_choice("text_encoder", text_encoder, TEXT_ENCODERS)
     check_choice("audio_encoder", audio_encoder, AUDIO_ENCODERS)
-    if role == "image":
-        return ImageEncoder(image_size=image_size)
-    if role == "audio" and audio_encoder == "whisper":
-        from ..encoders._whisper import WhisperEncoder
-
-        return WhisperEncoder(sr=sr)
-    if role == "audio":
-        n_fft = 2 ** math.ceil(math.log2(0.032 * sr))
-        return MFCCEncoder(
-            sr=sr,
-            n_mfcc=20,
-            n_fft=n_fft,
-            hop_length=max(1, sr // 100),
-            n_mels=40,
-            deltas=1,
-            stats=("mean", "std", "min", "max"),
-        )
-    if role == "text" and text_encoder == "sentence":
-        from ..encoders._text import TextEncoder
-
-        return TextEncoder()
-    if role == "text":
-        return TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True
-        )
-    if role == "video":
-        from ..encoders._video import VideoEncoder
-
-        return VideoEncoder(
-            image_encoder=None
-            if image_size is None
-            else ImageEncoder(image_size=image_size)
-        )
-    if role == "signal":
-        from ..encoders._signal import SignalEncoder
-
-        return SignalEncoder()
-    if role == "categorical":
-        return make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
-            OneHotEncoder(handle_unknown="ignore"),
-        )
-    return make_pipeline(SimpleImputer(), StandardScaler())
+    return _role_encoder(
+        role, text_encoder=text_encoder, audio_encoder=audio_encoder
+    ).build(sr=sr, image_size=image_size)
 
 
-def default_head(task="classification", *, cv=3):
+def _role_encoder(role, **choices):
+    """The registry's encoder of ``role`` under the ``*_encoder`` choices."""
+    entry = REGISTRY[role]
+    choice = choices.get(entry.encoder_option, entry.default_encoder)
+    return entry.encoders[choice]
+
+
+def default_head(task="classification", *, cv=3, trees=False):
     """Return a linear model that tunes its regularisation by cross-validation.
 
     Parameters
@@ -167,7 +134,14 @@ def default_head(task="classification", *, cv=3):
         improving) or :class:`~sklearn.linear_model.RidgeCV` (``alpha`` from
         :data:`ALPHA_GRID`, by efficient leave-one-out).
     cv : int, default=3
-        Folds of the logistic regression's internal search.
+        Folds of the logistic regression's internal search, and of the
+        choice between the linear model and the trees.
+    trees : bool, default=False
+        Return instead a :class:`~mmensemble.fusion.HeadSelectionClassifier`
+        (or regressor) keeping the better, by ``cv``-fold score, of that
+        linear model and sklearn's
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (or
+        regressor; 15 leaves a tree, early stopping on a tenth of the rows).
 
     Returns
     -------
@@ -182,9 +156,33 @@ def default_head(task="classification", *, cv=3):
     0.001
     """
     check_choice("task", task, TASKS)
-    if task == "classification":
-        return TunedLogisticRegression(cv=cv)
-    return RidgeCV(alphas=ALPHA_GRID)
+    classification = task == "classification"
+    linear = (
+        TunedLogisticRegression(cv=cv) if classification else RidgeCV(alphas=ALPHA_GRID)
+    )
+    if not trees:
+        return linear
+    boosting = (
+        HistGradientBoostingClassifier
+        if classification
+        else HistGradientBoostingRegressor
+    )
+    selection = HeadSelectionClassifier if classification else HeadSelectionRegressor
+    return selection(
+        [
+            ("linear", linear),
+            (
+                "trees",
+                boosting(
+                    early_stopping=True,
+                    max_leaf_nodes=15,
+                    n_iter_no_change=5,
+                    random_state=0,
+                ),
+            ),
+        ],
+        cv=cv,
+    )
 
 
 def default_modality_model(
@@ -204,8 +202,7 @@ def default_modality_model(
 
     Parameters
     ----------
-    role : {"image", "audio", "text", "video", "signal", "categorical", \
-"tabular"}
+    role : str
         What the modality's columns hold (see :func:`default_encoder`).
     task : {"classification", "regression"}, default="classification"
         Which head (see :func:`default_head`).
@@ -222,10 +219,12 @@ def default_modality_model(
     -------
     model : Pipeline
         The encoder, a :class:`~sklearn.preprocessing.StandardScaler` for
-        dense embeddings, and the self-tuning head. Its first step is the
-        encoder and its last the head; fusion estimators encode each cell
-        once (the embedding cache), so the head's internal search re-encodes
-        nothing.
+        dense embeddings, and the self-tuning head (for a role whose
+        registry entry says so, tabular and categorical, the better of the
+        linear head and gradient-boosted trees: ``default_head(trees=True)``).
+        Its first step is the encoder and its last the head; fusion
+        estimators encode each cell once (the embedding cache), so the
+        head's internal search re-encodes nothing.
 
     See Also
     --------
@@ -243,17 +242,20 @@ def default_modality_model(
     >>> vote.fit(X, y).predict(X.head(2)).tolist()
     ['warm', 'cold']
     """
-    encoder = default_encoder(
-        role,
-        text_encoder=text_encoder,
-        audio_encoder=audio_encoder,
-        sr=sr,
-        image_size=image_size,
-    )
-    steps = [encoder]
-    if role in _STANDARDISED and not isinstance(encoder, TfidfVectorizer):
+    steps = [
+        default_encoder(
+            role,
+            text_encoder=text_encoder,
+            audio_encoder=audio_encoder,
+            sr=sr,
+            image_size=image_size,
+        )
+    ]
+    if _role_encoder(
+        role, text_encoder=text_encoder, audio_encoder=audio_encoder
+    ).standardised:
         steps.append(StandardScaler())
-    steps.append(default_head(task))
+    steps.append(default_head(task, trees=REGISTRY[role].tree_head))
     return make_pipeline(*steps)
 
 

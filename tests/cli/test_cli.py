@@ -379,7 +379,7 @@ def test_fit_with_no_flag_infers_roles_and_picks_the_fusion(table, tmp_path, cap
         ("photo", "image"),
         ("clip", "audio"),
         ("note", "categorical"),
-        ("size", "numeric"),
+        ("size", "tabular"),
     ]:
         assert re.search(rf"^{column}\s+{role}\s+\S", out, re.M), out
     assert "kept:" in out

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.preprocessing import StandardScaler
@@ -23,14 +24,16 @@ from mmensemble import (
     default_modality_model,
 )
 from mmensemble.encoders._whisper import WhisperEncoder
+from mmensemble.fusion import HeadSelectionClassifier, HeadSelectionRegressor
 
 
 def test_each_role_gets_its_encoder_and_a_tuned_head():
     expected = {
         "image": (ImageEncoder, True),
         "audio": (WhisperEncoder, True),
-        "categorical": (None, False),
-        "tabular": (None, False),
+        "tokens": (TfidfVectorizer, False),
+        "string": (None, True),
+        "datetime": (None, True),
     }
     for role, (encoder_type, scaled) in expected.items():
         model = default_modality_model(role)
@@ -38,11 +41,22 @@ def test_each_role_gets_its_encoder_and_a_tuned_head():
             assert isinstance(model[0], encoder_type)
         assert isinstance(model[-1], TunedLogisticRegression)
         assert isinstance(model[-2], StandardScaler) is scaled
+    # The tabular and categorical heads: the linear head or trees, by CV score.
+    for role in ("categorical", "tabular"):
+        model = default_modality_model(role)
+        assert not isinstance(model[-2], StandardScaler)
+        assert isinstance(model[-1], HeadSelectionClassifier)
+        linear, trees = dict(model[-1].estimators).values()
+        assert isinstance(linear, TunedLogisticRegression)
+        assert isinstance(trees, HistGradientBoostingClassifier)
     mfcc = default_modality_model("audio", audio_encoder="mfcc")
     assert isinstance(mfcc[0], MFCCEncoder) and isinstance(mfcc[1], StandardScaler)
     tfidf = default_modality_model("text", text_encoder="tfidf")
     assert isinstance(tfidf[0], TfidfVectorizer) and len(tfidf) == 2
-    assert isinstance(default_modality_model("tabular", task="regression")[-1], RidgeCV)
+    regression = default_modality_model("tabular", task="regression")[-1]
+    assert isinstance(regression, HeadSelectionRegressor)
+    assert isinstance(dict(regression.estimators)["linear"], RidgeCV)
+    assert isinstance(default_modality_model("text", task="regression")[-1], RidgeCV)
 
 
 def test_sentence_embeddings_are_the_default_text_encoder():
@@ -115,7 +129,7 @@ def test_tuned_heads_match_hand_tuned_ones_in_stacking():
                 (
                     name,
                     clone(model).set_params(
-                        tunedlogisticregression=LogisticRegression(C=C)
+                        headselectionclassifier=LogisticRegression(C=C)
                     ),
                     cols,
                 )

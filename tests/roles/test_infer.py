@@ -10,7 +10,8 @@ from PIL import Image
 
 from mmensemble import infer_column_roles
 from mmensemble.cli._recipes import check_roles
-from mmensemble.cli._roles import INFERRED_ROLES, roles_from_table
+from mmensemble.roles import roles_from_table
+from mmensemble.roles._infer import INFERRED_ROLES
 
 N_ROWS = 30
 
@@ -86,8 +87,8 @@ def test_every_role_from_a_csv_like_table(folder):
         "clip": "audio",
         "review": "text",
         "colour": "categorical",
-        "height": "numeric",
-        "stars": "numeric",
+        "height": "tabular",
+        "stars": "categorical",
         "country": "ignored",
     }
 
@@ -124,7 +125,7 @@ def test_numeric_looking_ids_are_ignored():
         "customer": "ignored",
         "code": "ignored",
         "sku": "ignored",
-        "weight": "numeric",
+        "weight": "tabular",
     }
     assert "id" in table.set_index("column").loc["customer", "reason"]
 
@@ -211,7 +212,7 @@ def test_role_table_becomes_the_recipes_roles():
                 "image",
                 "categorical",
                 "categorical",
-                "numeric",
+                "tabular",
                 "text",
             ],
             "reason": ["x"] * 6,
