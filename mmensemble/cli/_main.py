@@ -296,7 +296,7 @@ def _run_fit(args):
     roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
     inferred = not roles
     if inferred:
-        roles = _inferred_roles(args.data, args.target)
+        roles = _inferred_roles(args.data, args.target, _encoder_choices(args))
     frame = read_table(args.data, roles, target=args.target)
     if inferred:
         _absent_files_as_missing(frame, roles)
@@ -350,8 +350,29 @@ def _check_output(path, what):
         ) from exc
 
 
-def _inferred_roles(path, target):
-    """Infer the role of every column of ``path`` but ``target``; print them."""
+def _encoder_choices(args):
+    """The encoder chosen on the command line for each role that has a choice."""
+    return {
+        role.name: getattr(args, role.encoder_option)
+        for role in REGISTRY.values()
+        if role.encoder_option is not None
+    }
+
+
+def _encoder_doc(role, encoder_choices):
+    """What a column of ``role`` is encoded with ("" for an ignored column)."""
+    if role not in REGISTRY:
+        return ""
+    entry = REGISTRY[role]
+    return entry.encoders[encoder_choices.get(role, entry.default_encoder)].doc
+
+
+def _inferred_roles(path, target, encoder_choices):
+    """Infer the role of every column of ``path`` but ``target``; print them.
+
+    The printed table gives each column's role, the encoder it gets (the
+    role's default, or the choice in ``encoder_choices``) and the reason.
+    """
     from ..roles import infer_column_roles, roles_from_table
     from ._recipes import check_roles
 
@@ -359,10 +380,12 @@ def _inferred_roles(path, target):
     table = infer_column_roles(
         frame.drop(columns=target), base_dir=os.path.dirname(os.path.abspath(path))
     )
+    table["encoder"] = [_encoder_doc(role, encoder_choices) for role in table["role"]]
     print(f"column roles inferred from {path} (name them with role flags instead):")
     print(
         format_table(
-            table.set_index("column"), {"role": ("role", "s"), "reason": ("", "s")}
+            table.set_index("column"),
+            {"role": ("role", "s"), "encoder": ("encoder", "s"), "reason": ("", "s")},
         )
     )
     roles = roles_from_table(table)

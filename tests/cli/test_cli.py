@@ -374,14 +374,15 @@ def test_fit_with_no_flag_infers_roles_and_picks_the_fusion(table, tmp_path, cap
         capsys, "fit", csv, "--target", "label", "-o", model_path, *FIT_OPTIONS[:4]
     )
     assert status == 0
-    for column, role in [
-        ("id", "ignored"),
-        ("photo", "image"),
-        ("clip", "audio"),
-        ("note", "categorical"),
-        ("size", "tabular"),
+    for column, role, encoder in [
+        ("id", "ignored", ""),
+        ("photo", "image", "ImageEncoder embeddings"),
+        ("clip", "audio", "WhisperEncoder embeddings"),
+        ("note", "categorical", "most-frequent imputation, one-hot"),
+        ("size", "tabular", "numbers parsed, mean-imputed, standardised"),
     ]:
-        assert re.search(rf"^{column}\s+{role}\s+\S", out, re.M), out
+        pattern = rf"^{column}\s+{role}\s+{re.escape(encoder)}\s*\S"
+        assert re.search(pattern, out, re.M), out
     assert "kept:" in out
     for method in ["early", "voting", "stacking", "net"]:
         assert re.search(rf"^{method}(\s+[\d.]+){{4}}\s+scored$", out, re.M)
