@@ -94,21 +94,7 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
             self.chosen_ = names[0]
         else:
             self.cv_scores_ = {
-                name: float(
-                    np.mean(
-                        [
-                            self._score(
-                                clone(estimator).fit(
-                                    _taken_by(estimator, _rows(X, train)), y[train]
-                                ),
-                                _taken_by(estimator, _rows(X, test)),
-                                y[test],
-                                labels,
-                            )
-                            for train, test in folds
-                        ]
-                    )
-                )
+                name: self._cv_score(estimator, X, y, folds, labels)
                 for name, estimator in self.estimators
             }
             self.chosen_ = max(names, key=self.cv_scores_.get)
@@ -117,6 +103,29 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
         if hasattr(self.chosen_estimator_, "n_features_in_"):
             self.n_features_in_ = self.chosen_estimator_.n_features_in_
         return self
+
+    def _cv_score(self, estimator, X, y, folds, labels):
+        """Mean held-out score of ``estimator`` over ``folds``.
+
+        ``-inf`` when it cannot be fitted on a fold's rows (a
+        ``ValueError``: e.g. early stopping that needs more rows than a fold
+        holds), so that another candidate is kept, as ``GridSearchCV`` does
+        with ``error_score``.
+        """
+        scores = []
+        for train, test in folds:
+            try:
+                model = clone(estimator).fit(
+                    _taken_by(estimator, _rows(X, train)), y[train]
+                )
+            except ValueError:
+                return -np.inf
+            scores.append(
+                self._score(
+                    model, _taken_by(estimator, _rows(X, test)), y[test], labels
+                )
+            )
+        return float(np.mean(scores))
 
     @available_if(_chosen_has("predict"))
     def predict(self, X):
@@ -153,7 +162,8 @@ class HeadSelectionClassifier(ClassifierMixin, _BaseHeadSelection):
         That candidate refitted on all rows.
     cv_scores_ : dict of str to float
         Mean held-out negative log loss of each candidate (empty when
-        nothing was scored).
+        nothing was scored; ``-inf`` for a candidate that could not be fitted
+        on the folds' rows).
     classes_ : ndarray
         The class labels.
 
@@ -229,7 +239,8 @@ class HeadSelectionRegressor(RegressorMixin, _BaseHeadSelection):
     chosen_estimator_ : estimator
         That candidate refitted on all rows.
     cv_scores_ : dict of str to float
-        Mean held-out R² of each candidate.
+        Mean held-out R² of each candidate (``-inf`` for a candidate that
+        could not be fitted on the folds' rows).
 
     See Also
     --------

@@ -163,3 +163,15 @@ def test_tuning_encodes_nothing_twice(monkeypatch):
     # The head's 5-fold search over 7 values of C ran on the encoded rows:
     # each image went through the network once.
     assert sum(embeds) == 30
+
+
+def test_tree_head_too_big_for_the_rows_leaves_the_linear_one():
+    # Early stopping holds out a tenth of a fold's rows, here too few to hold
+    # both classes: the trees cannot be fitted, the linear head is kept.
+    X = np.arange(8.0).reshape(-1, 1)
+    y = np.array([0, 1] * 4)
+    head = default_head(trees=True).fit(X, y)
+    assert head.chosen_ == "linear"
+    assert head.cv_scores_["trees"] == -np.inf
+    assert np.isfinite(head.cv_scores_["linear"])
+    assert head.predict_proba(X).shape == (8, 2)
