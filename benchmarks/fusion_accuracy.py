@@ -20,8 +20,10 @@ whose test rows are spoken by voices never heard in training:
    inferred, pretrained encoders, auto fusion, the command's default sample
    rate and image size), scored on the test CSV, against the best single
    fusion method of table 1, and its wall time;
-5. the same command with ``--time-limit 60``: its wall time against the
-   limit, its test accuracy and its leaderboard (what was skipped).
+5. the same command with ``--time-limit 60`` (the issue's budget) and with
+   ``--time-limit 15`` (one that not every method fits): its wall time
+   against the limit, its test accuracy and its leaderboard (what was
+   skipped).
    ``--part no-flag`` runs items 4 and 5 alone.
 
 Part B, Fashion-MNIST (image only, the Debian package ``dataset-fashion-mnist``):
@@ -83,8 +85,8 @@ from mmensemble.cli._main import main as mmensemble_main
 from mmensemble.fusion._heads import C_GRID
 
 DROP_RATES = (0.25, 0.5)
-# Seconds of item 5's budgeted no-flag fit.
-TIME_LIMIT = 60
+# Seconds of item 5's budgeted no-flag fits.
+TIME_LIMITS = (60, 15)
 QUICK_ROWS = {"train": 150, "test": 60}
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -468,16 +470,16 @@ def run_no_flag(quick, random_state, best_single=None):
         f"{best_single.max():.3f} ({100 * (accuracy - best_single.max()):+.1f} points)"
     )
     print(f"\ntest accuracy {accuracy:.3f}{comparison}", flush=True)
-    budget = 20 if quick else TIME_LIMIT
-    accuracy, output, fit_seconds = no_flag_fit(
-        quick, random_state, ["--time-limit", str(budget)]
-    )
-    print(
-        f"\n5. the same with `--time-limit {budget}`: {fit_seconds:.0f} s wall "
-        f"({fit_seconds / budget:.2f}x the limit), test accuracy {accuracy:.3f}; "
-        "its leaderboard:\n"
-    )
-    print(output[output.index("fusion methods by") :].rstrip(), flush=True)
+    for budget in (20,) if quick else TIME_LIMITS:
+        accuracy, output, fit_seconds = no_flag_fit(
+            quick, random_state, ["--time-limit", str(budget)]
+        )
+        print(
+            f"\n5. the same with `--time-limit {budget}`: {fit_seconds:.0f} s wall "
+            f"({fit_seconds / budget:.2f}x the limit), test accuracy "
+            f"{accuracy:.3f}; its leaderboard:\n"
+        )
+        print(output[output.index("fusion methods by") :].rstrip(), flush=True)
 
 
 def read_idx(path):
