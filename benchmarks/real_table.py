@@ -26,8 +26,9 @@ the same test rows, in one run:
    dependencies, character TF-IDF of the name, one-hot of the host, priority
    and flags, standardised log counts, one ``LogisticRegression``;
 3. the same no-flag fit with the role rules of ``main`` before the role
-   registry (``mmensemble/cli/_roles.py`` as ``git show`` gives it, loaded
-   from a temporary folder): the same encoders and fusion, other roles.
+   registry (``mmensemble/cli/_roles.py`` of the commit before the registry
+   replaced it, as ``git show`` gives it, loaded from a temporary folder):
+   the same encoders and fusion, other roles.
 
 It prints the role table of both rule sets, each model's test accuracy and
 macro-F1, the fit seconds, and the accuracy ratios against the hand baseline.
@@ -68,6 +69,11 @@ from mmensemble.roles import roles_from_table
 
 MIN_CLASS_ROWS = 20
 _VERSION = re.compile(r"\(.*?\)|\[.*?\]|<.*?>")
+
+
+# The commit whose ``mmensemble/cli/_roles.py`` holds the role rules from before
+# the role registry (the parent of the commit that replaced it).
+RULES_BEFORE_REGISTRY = "821a263^"
 
 
 def index_text():
@@ -145,7 +151,13 @@ def main_role_rules():
     """``infer_column_roles`` as ``main`` had it, loaded from a temporary folder."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     source = subprocess.run(
-        ["git", "-C", repo, "show", "main:mmensemble/cli/_roles.py"],
+        [
+            "git",
+            "-C",
+            repo,
+            "show",
+            f"{RULES_BEFORE_REGISTRY}:mmensemble/cli/_roles.py",
+        ],
         capture_output=True,
         text=True,
         check=True,
