@@ -363,8 +363,7 @@ def _encoder_doc(role, encoder_choices):
     """What a column of ``role`` is encoded with ("" for an ignored column)."""
     if role not in REGISTRY:
         return ""
-    entry = REGISTRY[role]
-    return entry.encoders[encoder_choices.get(role, entry.default_encoder)].doc
+    return REGISTRY[role].encoder(encoder_choices.get(role)).doc
 
 
 def _inferred_roles(path, target, encoder_choices):

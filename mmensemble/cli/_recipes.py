@@ -14,10 +14,8 @@ the role).
 from sklearn.pipeline import make_pipeline
 
 from ..fusion._defaults import (
-    AUDIO_ENCODERS,
     ROLES,
     TASKS,
-    TEXT_ENCODERS,
     InvalidChoiceError,
     check_choice,
     default_encoder,
@@ -28,11 +26,9 @@ from ..fusion._defaults import (
 from ..roles import REGISTRY
 
 __all__ = [
-    "AUDIO_ENCODERS",
     "FUSIONS",
     "ROLES",
     "TASKS",
-    "TEXT_ENCODERS",
     "RoleModel",
     "build_estimator",
     "check_roles",

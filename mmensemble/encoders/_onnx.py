@@ -23,7 +23,6 @@ import json
 import mmap
 import os
 import sys
-import tempfile
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .._deps import import_optional
 from .._docstrings import fill_doc
 from .._exceptions import MMEnsembleError
@@ -473,15 +473,8 @@ def _verified(path, prefix):
 
 def _write_atomically(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)  # mkstemp's 0o600 would hide it from others
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_write(path) as file:
+        file.write(data)
 
 
 def _usable_cpus():

@@ -118,8 +118,7 @@ def default_encoder(
 def _role_encoder(role, **choices):
     """The registry's encoder of ``role`` under the ``*_encoder`` choices."""
     entry = REGISTRY[role]
-    choice = choices.get(entry.encoder_option, entry.default_encoder)
-    return entry.encoders[choice]
+    return entry.encoder(choices.get(entry.encoder_option))
 
 
 def default_head(task="classification", *, cv=3, trees=False):

@@ -213,10 +213,12 @@ class HeadSelectionClassifier(ClassifierMixin, _BaseHeadSelection):
 
     @staticmethod
     def _score(model, X, y, labels):
-        """Negative log loss over every class (a fold's model may miss some)."""
-        proba = np.zeros((len(y), len(labels)))
-        proba[:, np.searchsorted(labels, model.classes_)] = model.predict_proba(X)
-        return -log_loss(y, np.clip(proba, 1e-15, 1), labels=labels)
+        """Negative log loss over every class.
+
+        The folds are stratified with at most as many as the smallest class
+        has rows, so every fold's model has seen every class.
+        """
+        return -log_loss(y, model.predict_proba(X), labels=labels)
 
 
 class HeadSelectionRegressor(RegressorMixin, _BaseHeadSelection):

@@ -27,8 +27,6 @@ MAX_CATEGORIES = 5
 MAX_CATEGORY_SHARE = 0.25
 # A cell longer than this is not taken for a file path.
 _MAX_PATH_LENGTH = 4096
-# FFmpeg reads any text file as ANSI art ("tty" demuxer): not a video.
-_TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 # A number as people write it: optional sign, thousands groups, decimals.
 _WRITTEN_NUMBER = re.compile(r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
 # Words split on whitespace and list separators.
@@ -272,22 +270,21 @@ def opens_as_audio(cell, base_dir):
 
 
 def opens_as_video(cell, base_dir):
-    """Whether a cell is a video: its first video stream decodes a frame.
+    """Whether a cell is a video: the video encoder's checks pass, a frame decodes.
 
-    Text files are refused: FFmpeg reads them as ANSI art.
+    Text files and still images, which FFmpeg opens too, are refused
+    (:func:`~mmensemble.encoders._video_io.check_video_container`).
     """
     import av
 
-    source = _source(cell, base_dir)
+    from ..encoders._video_io import open_video, video_stream
+
+    source = cell if isinstance(cell, bytes) else _source(cell, base_dir)
     if source is None:
         return False
     try:
-        with av.open(source) as container:
-            if not container.streams.video:
-                return False
-            stream = container.streams.video[0]
-            if stream.codec_context.name in _TEXT_AS_VIDEO_CODECS:
-                return False
+        with open_video(source) as container:
+            stream = video_stream(container)
             return next(container.decode(stream), None) is not None
     except (av.error.FFmpegError, OSError, ValueError):
         return False

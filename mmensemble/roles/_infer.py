@@ -159,21 +159,26 @@ def _column_role(name, column, base_dir, sample):
     if facts.n_distinct == 1 and facts.n_present > 1:
         return _role("ignored", f"constant: every present cell is {values.iloc[0]!r}")
     # Media first: a column of file paths may look like ids (one per row).
-    media = [role for role in REGISTRY.values() if role.media]
-    others = [role for role in REGISTRY.values() if not role.media]
-    for role in media:
-        reason = role.detect(facts)
-        if reason is not None:
-            return _role(role.name, reason)
+    media = _detected([role for role in REGISTRY.values() if role.media], facts)
+    if media is not None:
+        return media
     id_reason = _id_reason(facts)
     if id_reason is not None:
         return _role("ignored", id_reason)
-    for role in others:
+    other = _detected([role for role in REGISTRY.values() if not role.media], facts)
+    if other is not None:
+        return other
+    kinds = sorted({type(value).__name__ for value in values})
+    return _role("ignored", f"cells of types {kinds!r}: no role recognises them")
+
+
+def _detected(roles, facts):
+    """The role and reason of the first of ``roles`` whose detector says yes."""
+    for role in roles:
         reason = role.detect(facts)
         if reason is not None:
             return _role(role.name, reason)
-    kinds = sorted({type(value).__name__ for value in values})
-    return _role("ignored", f"cells of types {kinds!r}: no role recognises them")
+    return None
 
 
 def _id_reason(facts):

@@ -94,6 +94,10 @@ class Role:
         """
         return not self.grouped
 
+    def encoder(self, choice=None):
+        """The :class:`RoleEncoder` of ``choice`` (None: the default)."""
+        return self.encoders[self.default_encoder if choice is None else choice]
+
     @property
     def encoder_option(self):
         """The keyword choosing its encoder (``"text_encoder"``), or None."""
