@@ -432,39 +432,13 @@ def _print_leaderboard(estimator):
 
 
 def _run_predict(args):
-    import numpy as np
-    import pandas as pd
+    from ._predictions import prediction_table
 
     _check_output(args.output, "the predictions")
     model = read_model(args.model)
     frame = read_table(args.data, model.roles)
-    X = frame[model.columns]
     with _reading(args.data):
-        # A classifier's label is its most probable class (every fusion model of
-        # fit predicts so); deriving it spares a second pass of the fusion work.
-        if hasattr(model.estimator, "predict_proba"):
-            probabilities = model.estimator.predict_proba(X)
-            prediction = model.estimator.classes_[np.argmax(probabilities, axis=1)]
-        else:
-            probabilities = None
-            prediction = model.estimator.predict(X)
-    out = pd.DataFrame(index=frame.index)
-    if "id" in frame.columns:
-        out["id"] = frame["id"]
-    out["prediction"] = prediction
-    if probabilities is not None:
-        for position, label in enumerate(model.estimator.classes_):
-            out[f"proba_{label}"] = probabilities[:, position]
-    if args.explain:
-        from ..inspection._explain import explain_modalities
-
-        with _reading(args.data):
-            explanation = explain_modalities(model.estimator, X)
-        contributions = explanation.columns.drop(
-            ["prediction", "probability"], errors="ignore"
-        )
-        for name in contributions:
-            out[f"explain_{name}"] = explanation[name]
+        out = prediction_table(model, frame, explain=args.explain)
     try:
         with atomic_write(args.output, "w", encoding="utf-8", newline="") as file:
             out.to_csv(file, index="id" not in out.columns, index_label="row")
