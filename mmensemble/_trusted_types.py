@@ -10,12 +10,17 @@ import modules (``numpy.testing.runstring``, ``numpy.save``, ``os.system``...).
 
 A loader that is absent here is never accepted, whatever it names. In
 particular the loaders that *call* what they name with arguments from the
-file (``ConstructorFromReduceNode``, ``OperatorFuncNode``, ``PartialNode``,
-``MethodNode``) are absent: nothing mmensemble or scikit-learn saves needs
-them. The loaders present rebuild data (arrays, containers, random states)
-or create an object without calling its class (``ObjectNode``: ``__new__``,
-then its saved attributes); the functions listed under ``FunctionNode`` are
-referenced, not called, while loading.
+file (``ConstructorFromReduceNode``, ``OperatorFuncNode``, ``MethodNode``)
+are absent: nothing mmensemble or scikit-learn saves needs them. The loaders
+present rebuild data (arrays, containers, random states) or create an object
+without calling its class (``ObjectNode``: ``__new__``, then its saved
+attributes); the functions listed under ``FunctionNode`` are referenced, not
+called, while loading. ``PartialNode`` always builds a
+:class:`functools.partial` (skops calls no other class), which binds
+arguments to a function without calling it; the function is a node of its
+own, accepted only when listed under ``FunctionNode``. Gradient-boosted trees
+with categorical features save one (their numeric columns' check,
+``partial(check_array, ...)``).
 
 The names are those that the fitted models of every fusion strategy, task and
 default encoder save (:func:`mmensemble.cli._recipes.build_estimator`), and
@@ -54,6 +59,7 @@ MMENSEMBLE_OBJECTS = frozenset(
         "mmensemble.fusion._fusion_net.FusionNetRegressor",
         "mmensemble.fusion._head_selection.HeadSelectionClassifier",
         "mmensemble.fusion._head_selection.HeadSelectionRegressor",
+        "mmensemble.fusion._categorical_trees.CategoricalTrees",
         "mmensemble.fusion._heads.TunedLogisticRegression",
         "mmensemble.fusion._stacking.ModalityStackingClassifier",
         "mmensemble.fusion._stacking.ModalityStackingRegressor",
@@ -191,6 +197,7 @@ FUNCTIONS = frozenset(
     {
         "numpy.expm1",
         "numpy.log1p",
+        "sklearn.utils.validation.check_array",
         "sklearn.feature_selection._univariate_selection.chi2",
         "sklearn.feature_selection._univariate_selection.f_classif",
         "sklearn.feature_selection._univariate_selection.f_regression",
@@ -202,6 +209,7 @@ TRUSTED = {
     "NdArrayNode": ARRAY_TYPES,
     "TypeNode": TYPES,
     "FunctionNode": FUNCTIONS,
+    "PartialNode": frozenset({"functools.partial"}),
     "DTypeNode": frozenset({"numpy.dtype"}),
     "DictNode": frozenset(
         {"builtins.dict", "collections.OrderedDict", "sklearn.utils._bunch.Bunch"}

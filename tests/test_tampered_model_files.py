@@ -6,8 +6,10 @@ mmensemble.load, and the ``mmensemble predict`` command, refuse the same file,
 name the offending node, and the marker is never written.
 """
 
+import functools
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -159,6 +161,26 @@ def test_a_planted_call_is_refused_and_never_runs(name, model_file, tmp_path):
     assert "estimator.steps[1][1].C" in str(info.value)
     assert "Nothing was loaded or run" in str(info.value)
     assert not list(tmp_path.glob("marker*"))
+
+
+def test_a_partial_of_an_untrusted_function_is_refused(model_file, tmp_path):
+    # functools.partial is trusted (the trees with categorical features save
+    # one): it binds arguments without calling; the function it binds is a
+    # node of its own, checked like any other.
+    marker = tmp_path / "marker"
+    with zipfile.ZipFile(
+        io.BytesIO(sio.dumps(functools.partial(os.system, f"touch {marker}")))
+    ) as archive:
+        node = json.loads(archive.read("schema.json"))
+    node.pop("protocol")
+    assert node["__loader__"] == "PartialNode"
+    plant(model_file, strip_ids(node))
+    with pytest.raises(ModelFileError) as info:
+        mmensemble.load(model_file)
+    assert "'posix.system' (TypeNode at estimator.steps[1][1].C.func)" in str(
+        info.value
+    )
+    assert not marker.exists()
 
 
 def test_mmensemble_predict_refuses_a_planted_call(model_file, table, tmp_path, capsys):

@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .._exceptions import MMEnsembleError
 from ..roles import REGISTRY, ROLES
+from ._categorical_trees import CategoricalTrees
 from ._head_selection import HeadSelectionClassifier, HeadSelectionRegressor
 from ._heads import TunedLogisticRegression
 
@@ -121,7 +122,7 @@ def _role_encoder(role, **choices):
     return entry.encoder(choices.get(entry.encoder_option))
 
 
-def default_head(task="classification", *, cv=3, trees=False):
+def default_head(task="classification", *, cv=3, trees=False, categorical=False):
     """Return a linear model that tunes its regularisation by cross-validation.
 
     Parameters
@@ -141,6 +142,13 @@ def default_head(task="classification", *, cv=3, trees=False):
         linear model and sklearn's
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (or
         regressor; 15 leaves a tree, early stopping on a tenth of the rows).
+    categorical : bool, default=False
+        Whether the head's input is a one-hot block of categories (the
+        categorical role's encoding): the trees then split the categories
+        natively, on the category codes that
+        :class:`~mmensemble.fusion._categorical_trees.CategoricalTrees`
+        recovers from the block, while the linear model keeps the one-hot
+        columns. Only used with ``trees=True``.
 
     Returns
     -------
@@ -166,22 +174,13 @@ def default_head(task="classification", *, cv=3, trees=False):
         if classification
         else HistGradientBoostingRegressor
     )
-    selection = HeadSelectionClassifier if classification else HeadSelectionRegressor
-    return selection(
-        [
-            ("linear", linear),
-            (
-                "trees",
-                boosting(
-                    early_stopping=True,
-                    max_leaf_nodes=15,
-                    n_iter_no_change=5,
-                    random_state=0,
-                ),
-            ),
-        ],
-        cv=cv,
+    trees = boosting(
+        early_stopping=True, max_leaf_nodes=15, n_iter_no_change=5, random_state=0
     )
+    if categorical:
+        trees = CategoricalTrees(trees)
+    selection = HeadSelectionClassifier if classification else HeadSelectionRegressor
+    return selection([("linear", linear), ("trees", trees)], cv=cv)
 
 
 def default_modality_model(
@@ -220,7 +219,8 @@ def default_modality_model(
         The encoder, a :class:`~sklearn.preprocessing.StandardScaler` for
         dense embeddings, and the self-tuning head (for a role whose
         registry entry says so, tabular and categorical, the better of the
-        linear head and gradient-boosted trees: ``default_head(trees=True)``).
+        linear head and gradient-boosted trees: ``default_head(trees=True)``,
+        splitting the categories natively for the categorical role).
         Its first step is the encoder and its last the head; fusion
         estimators encode each cell once (the embedding cache), so the
         head's internal search re-encodes nothing.
@@ -254,7 +254,14 @@ def default_modality_model(
         role, text_encoder=text_encoder, audio_encoder=audio_encoder
     ).standardised:
         steps.append(StandardScaler())
-    steps.append(default_head(task, trees=REGISTRY[role].tree_head))
+    tree_head = REGISTRY[role].tree_head
+    steps.append(
+        default_head(
+            task,
+            trees=tree_head is not None,
+            categorical=tree_head == "categorical",
+        )
+    )
     return make_pipeline(*steps)
 
 

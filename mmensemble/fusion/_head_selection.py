@@ -10,6 +10,13 @@ no sparse input (the trees) gets sparse rows (one-hot columns) as a dense
 array. It is an ordinary head,
 so voting, stacking and automatic fusion fit it once per training row set
 through their shared fits, like any other modality model.
+
+The candidates fit and predict with the OpenMP thread pool limited to one
+thread, as :class:`~mmensemble.fusion.TunedLogisticRegression` limits BLAS:
+the blocks it serves are a few columns wide, too small for the trees'
+threads to pay (the fusion estimators run their folds in parallel instead),
+and on a busy 2-core machine those threads made the same cross-validated
+fit of the trees 2 to 30 times slower (``benchmarks/tree_heads.py``).
 """
 
 import dataclasses
@@ -31,6 +38,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from .._compat import Interval
 from .._parameters import estimator_parameters
@@ -89,17 +97,18 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
         y = np.asarray(y)
         labels = np.unique(y)
         folds = self._folds(y)
-        if folds is None or len(self.estimators) == 1:
-            self.cv_scores_ = {}
-            self.chosen_ = names[0]
-        else:
-            self.cv_scores_ = {
-                name: self._cv_score(estimator, X, y, folds, labels)
-                for name, estimator in self.estimators
-            }
-            self.chosen_ = max(names, key=self.cv_scores_.get)
-        chosen = dict(self.estimators)[self.chosen_]
-        self.chosen_estimator_ = clone(chosen).fit(_taken_by(chosen, X), y)
+        with _one_thread():
+            if folds is None or len(self.estimators) == 1:
+                self.cv_scores_ = {}
+                self.chosen_ = names[0]
+            else:
+                self.cv_scores_ = {
+                    name: self._cv_score(estimator, X, y, folds, labels)
+                    for name, estimator in self.estimators
+                }
+                self.chosen_ = max(names, key=self.cv_scores_.get)
+            chosen = dict(self.estimators)[self.chosen_]
+            self.chosen_estimator_ = clone(chosen).fit(_taken_by(chosen, X), y)
         if hasattr(self.chosen_estimator_, "n_features_in_"):
             self.n_features_in_ = self.chosen_estimator_.n_features_in_
         return self
@@ -131,7 +140,8 @@ class _BaseHeadSelection(MetaEstimatorMixin, BaseEstimator):
     def predict(self, X):
         """The chosen estimator's predictions."""
         check_is_fitted(self)
-        return self.chosen_estimator_.predict(_taken_by(self.chosen_estimator_, X))
+        with _one_thread():
+            return self.chosen_estimator_.predict(_taken_by(self.chosen_estimator_, X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -198,9 +208,10 @@ class HeadSelectionClassifier(ClassifierMixin, _BaseHeadSelection):
     def predict_proba(self, X):
         """The chosen estimator's class probabilities."""
         check_is_fitted(self)
-        return self.chosen_estimator_.predict_proba(
-            _taken_by(self.chosen_estimator_, X)
-        )
+        with _one_thread():
+            return self.chosen_estimator_.predict_proba(
+                _taken_by(self.chosen_estimator_, X)
+            )
 
     def _folds(self, y):
         n_splits = min(self.cv, np.unique(y, return_counts=True)[1].min())
@@ -272,6 +283,11 @@ class HeadSelectionRegressor(RegressorMixin, _BaseHeadSelection):
     @staticmethod
     def _score(model, X, y, labels):
         return r2_score(y, model.predict(X))
+
+
+def _one_thread():
+    """Limit the OpenMP thread pool (the trees') to one thread (see the module)."""
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _taken_by(estimator, X):

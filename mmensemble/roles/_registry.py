@@ -62,9 +62,11 @@ class Role:
         modality per column).
     media : bool
         Whether cells are media files (paths relative to the table's folder).
-    tree_head : bool
+    tree_head : {None, "numeric", "categorical"}
         Whether its modality model's head is chosen between the linear head
-        and gradient-boosted trees by out-of-fold score.
+        and gradient-boosted trees by out-of-fold score (None: linear only),
+        and what the trees split: the encoder's numbers, or the categories
+        of its one-hot block (native categorical splits).
     flag_help : str
         Help of its command-line flag ``--<name>``.
     doc : str
@@ -76,7 +78,7 @@ class Role:
     encoders: dict = field(repr=False)
     grouped: bool
     media: bool
-    tree_head: bool
+    tree_head: str | None
     flag_help: str
     doc: str
 
@@ -210,7 +212,7 @@ _ROLES = (
         {"efficientnet": RoleEncoder(_image, True, "ImageEncoder embeddings")},
         grouped=False,
         media=True,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of image file paths",
         doc="a sample of cells open as images (PIL)",
     ),
@@ -220,7 +222,7 @@ _ROLES = (
         {"frames": RoleEncoder(_video, True, "VideoEncoder pooled frames")},
         grouped=False,
         media=True,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of video file paths",
         doc="a sample of cells decode a video frame (PyAV; text files are not video)",
     ),
@@ -233,7 +235,7 @@ _ROLES = (
         },
         grouped=False,
         media=True,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of audio file paths",
         doc="a sample of cells open as audio (soundfile)",
     ),
@@ -243,7 +245,7 @@ _ROLES = (
         {"features": RoleEncoder(_signal, True, "SignalEncoder features")},
         grouped=False,
         media=True,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of sensor-series file paths (CSV, NPY)",
         doc="a sample of cells are numeric .npy/.csv/.tsv series",
     ),
@@ -260,7 +262,7 @@ _ROLES = (
         },
         grouped=False,
         media=False,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of dates or date-times",
         doc="dates or date-times (every present cell parses)",
     ),
@@ -274,7 +276,7 @@ _ROLES = (
         },
         grouped=False,
         media=False,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of token lists (tags, keywords, dependencies)",
         doc="token lists: most cells hold several tokens, under 2% stop words",
     ),
@@ -291,7 +293,7 @@ _ROLES = (
         },
         grouped=False,
         media=False,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of codes, hosts or names (many distinct values)",
         doc="many distinct single tokens, mostly with digits or punctuation "
         "(hosts, product codes)",
@@ -305,7 +307,7 @@ _ROLES = (
         },
         grouped=False,
         media=False,
-        tree_head=False,
+        tree_head=None,
         flag_help="column of texts",
         doc="other strings: free text",
     ),
@@ -315,7 +317,7 @@ _ROLES = (
         {"onehot": RoleEncoder(_one_hot, False, "most-frequent imputation, one-hot")},
         grouped=True,
         media=False,
-        tree_head=True,
+        tree_head="categorical",
         flag_help="columns of categories, booleans or integer codes (one-hot)",
         doc="booleans; integer codes or strings with at most 5 distinct values "
         "or at most a quarter of the rows",
@@ -330,7 +332,7 @@ _ROLES = (
         },
         grouped=True,
         media=False,
-        tree_head=True,
+        tree_head="numeric",
         flag_help='numeric columns (also written "1,200")',
         doc='numbers, also written with thousands separators ("1,200")',
     ),
@@ -363,7 +365,7 @@ encoder: ImageEncoder embeddings'
             for name, encoder in role.encoders.items()
         )
         label = "encoders" if len(role.encoders) > 1 else "encoder"
-        head = "; head: linear or trees, by CV score" if role.tree_head else ""
+        head = "" if role.tree_head is None else "; head: linear or trees, by CV score"
         lines.append(
             f"- `{role.name}` (`--{role.name}`): {role.doc}; {label}: {encoders}{head}"
         )

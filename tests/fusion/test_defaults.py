@@ -25,6 +25,7 @@ from mmensemble import (
 )
 from mmensemble.encoders._whisper import WhisperEncoder
 from mmensemble.fusion import HeadSelectionClassifier, HeadSelectionRegressor
+from mmensemble.fusion._categorical_trees import CategoricalTrees
 
 
 def test_each_role_gets_its_encoder_and_a_tuned_head():
@@ -48,6 +49,10 @@ def test_each_role_gets_its_encoder_and_a_tuned_head():
         assert isinstance(model[-1], HeadSelectionClassifier)
         linear, trees = dict(model[-1].estimators).values()
         assert isinstance(linear, TunedLogisticRegression)
+        # The categorical block's trees split its categories natively.
+        if role == "categorical":
+            assert isinstance(trees, CategoricalTrees)
+            trees = trees.estimator
         assert isinstance(trees, HistGradientBoostingClassifier)
     mfcc = default_modality_model("audio", audio_encoder="mfcc")
     assert isinstance(mfcc[0], MFCCEncoder) and isinstance(mfcc[1], StandardScaler)
