@@ -127,6 +127,12 @@ class CategoricalTrees(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return self.estimator_.predict_proba(self._codes(_dense(X)))
 
+    @available_if(_estimator_has("score"))
+    def score(self, X, y):
+        """The trees' score (accuracy, R²...) on the rows' codes."""
+        check_is_fitted(self)
+        return self.estimator_.score(self._codes(_dense(X)), y)
+
     def _codes(self, X):
         """One code per group (NaN, missing, where no indicator is set)."""
         if X.shape[1] != self.n_features_in_:

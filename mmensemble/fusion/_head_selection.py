@@ -15,8 +15,9 @@ The candidates fit and predict with the OpenMP thread pool limited to one
 thread, as :class:`~mmensemble.fusion.TunedLogisticRegression` limits BLAS:
 the blocks it serves are a few columns wide, too small for the trees'
 threads to pay (the fusion estimators run their folds in parallel instead),
-and on a busy 2-core machine those threads made the same cross-validated
-fit of the trees 2 to 30 times slower (``benchmarks/tree_heads.py``).
+and on a busy 2-core machine (load average 5) those threads made the trees'
+search and refit 5 to 20 times slower in most runs, 1.7 times faster at best
+(``benchmarks/tree_heads.py``).
 """
 
 import dataclasses

@@ -46,6 +46,7 @@ def test_groups_and_codes_match_the_one_hot_encoder(sparse):
         categories = encoder.categories_[position]
         assert (categories[codes[:, position].astype(int)] == frame[column]).all()
     assert (trees.predict(encoder.transform(frame)) == y).all()
+    assert trees.score(encoder.transform(frame), y) == 1.0
     assert trees.predict_proba(encoder.transform(frame)).shape == (300, 3)
 
 
