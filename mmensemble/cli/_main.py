@@ -333,6 +333,7 @@ def _run_fit(args):
     save(model, args.output)
     if args.fusion == "auto":
         _print_leaderboard(estimator)
+    _print_modalities(estimator, roles, _encoder_choices(args))
     print(
         f"fitted {type(estimator).__name__} ({args.fusion} fusion, {task}) on "
         f"{len(frame)} rows of {args.data}; saved to {args.output}"
@@ -429,6 +430,63 @@ def _print_leaderboard(estimator):
         "status": ("status", "s"),
     }
     print(format_table(estimator.leaderboard_, formats))
+
+
+def _print_modalities(estimator, roles, encoder_choices):
+    """Print each modality's columns, its encoder and, where it has one, its head.
+
+    A modality has a head of its own in voting and stacking, and in an
+    automatic fusion keeping one of them: the head fitted on all rows is
+    printed, with the candidates' cross-validated scores when it chose
+    between the linear head and trees. Early fusion and the network have one
+    head over every modality.
+    """
+    import pandas as pd
+
+    from ._recipes import modalities
+
+    fitted = _fitted_modality_models(estimator)
+    rows = []
+    for name, role, columns in modalities(roles):
+        row = {
+            "modality": name,
+            "columns": columns if isinstance(columns, str) else ", ".join(columns),
+            "encoder": _encoder_doc(role, encoder_choices),
+        }
+        if fitted:
+            row["head"] = _head_doc(fitted[name][-1])
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("modality")
+    print("modalities:")
+    print(format_table(table, {name: (name, "s") for name in table.columns}))
+
+
+def _fitted_modality_models(estimator):
+    """The modality models fitted on all rows that ``estimator`` holds, by name.
+
+    Voting and stacking hold theirs; an automatic fusion, those of the
+    voting or stacking it kept.
+    """
+    from ..fusion._auto import _BaseAutoFusion
+
+    kept = (
+        estimator.estimators_.values()
+        if isinstance(estimator, _BaseAutoFusion)
+        else [estimator]
+    )
+    fitted = {}
+    for method in kept:
+        for name, model in getattr(method, "named_modalities_", {}).items():
+            fitted.setdefault(name, model)
+    return fitted
+
+
+def _head_doc(head):
+    """A fitted head: linear, or the candidate it chose and their scores."""
+    if not hasattr(head, "chosen_"):
+        return "linear"
+    scores = ", ".join(f"{name} {score:.4g}" for name, score in head.cv_scores_.items())
+    return f"{head.chosen_} (cv score: {scores})" if scores else head.chosen_
 
 
 def _run_predict(args):
