@@ -2,11 +2,16 @@
 
 :class:`TimeBudget` tells how many seconds are left of a ``time_limit`` and
 whether an estimated cost fits them; :func:`run_tasks` runs independent fits in
-joblib workers with each worker's BLAS and OpenMP thread pools limited so that
-workers times threads never exceeds the cores, reporting each finished task.
+joblib workers, each task with its BLAS and OpenMP thread pools limited to one
+thread, reporting each finished task. The tasks are the fits of automatic
+fusion's folds on encoded rows (heads, token and string encoders, block
+scaling): their matrices are too small for threads to pay, the parallelism is
+the workers', and on a busy 2-core machine (load average 5-6) the native
+threads made such fits 4 to 20 times slower (``benchmarks/fold_fits.py``:
+skrub's ``StringEncoder`` on 1,793 package names, 0.17 s on one thread and
+1.9 s on two; the tree heads' search, 18-21x in that run).
 """
 
-import os
 import time
 
 from joblib import effective_n_jobs
@@ -77,12 +82,11 @@ def run_tasks(function, arguments, *, n_jobs, on_done=None):
         The results, in the order of ``arguments``.
     """
     n_workers = worker_count(n_jobs, len(arguments))
-    threads = max(1, (os.cpu_count() or 1) // n_workers)
     if n_workers == 1:
-        outputs = (function(*args) for args in arguments)
+        outputs = (_on_one_thread(function, args) for args in arguments)
     else:
         outputs = Parallel(n_jobs=n_workers, return_as="generator")(
-            delayed(_with_threads)(function, threads, args) for args in arguments
+            delayed(_on_one_thread)(function, args) for args in arguments
         )
     results = []
     for result in outputs:
@@ -92,7 +96,7 @@ def run_tasks(function, arguments, *, n_jobs, on_done=None):
     return results
 
 
-def _with_threads(function, threads, args):
-    """Run ``function(*args)`` with the native thread pools limited."""
-    with threadpool_limits(limits=threads):
+def _on_one_thread(function, args):
+    """Run ``function(*args)`` with the native thread pools at one thread."""
+    with threadpool_limits(limits=1):
         return function(*args)

@@ -17,7 +17,7 @@ the blocks it serves are a few columns wide, too small for the trees'
 threads to pay (the fusion estimators run their folds in parallel instead),
 and on a busy 2-core machine (load average 5) those threads made the trees'
 search and refit 5 to 20 times slower in most runs, 1.7 times faster at best
-(``benchmarks/tree_heads.py``).
+(``benchmarks/fold_fits.py``).
 """
 
 import dataclasses

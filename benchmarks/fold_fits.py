@@ -1,4 +1,4 @@
-"""The tree heads of the tabular and categorical blocks: threads and native splits.
+"""Automatic fusion's fold fits: the tree heads' native splits, and threads.
 
 On the real table of ``benchmarks/real_table.py`` (Debian's package index,
 its section as the target), the categorical block (priority and two
@@ -13,18 +13,21 @@ In one run this prints:
    (:class:`~mmensemble.fusion._categorical_trees.CategoricalTrees`, the
    categorical block's default);
 2. the seconds of the trees' part of the default head's fit on each block (a
-   3-fold search and a refit) with the OpenMP thread pool at one thread (as
-   the head runs its candidates) and at the machine's default, and their
-   ratio. The load average is printed with them: the ratio
-   depends on what else the machine runs.
+   3-fold search and a refit), and of the string role's encoder (skrub's
+   ``StringEncoder``) on the package names, with the native thread pools at
+   one thread (as automatic fusion runs its fold fits, and the head its
+   candidates) and at the machine's default, and their ratio. The load
+   average is printed with them: the ratio depends on what else the machine
+   runs.
 
 Usage::
 
-    python benchmarks/tree_heads.py
-    python benchmarks/tree_heads.py --rows 1000 --repeats 2
+    python benchmarks/fold_fits.py
+    python benchmarks/fold_fits.py --rows 1000 --repeats 2
 """
 
 import argparse
+import functools
 import os
 import warnings
 
@@ -71,8 +74,29 @@ def trees_seconds(trees, block, y, *, threads, repeats):
         cross_val_score(trees, block, y, cv=folds)
         clone(trees).fit(block, y)
 
-    with threadpool_limits(limits=threads, user_api="openmp"):
+    with threadpool_limits(limits=threads):
         return float(np.median([timed(search)[1] for _ in range(repeats)]))
+
+
+def string_encoder_seconds(names, *, threads, repeats):
+    """Median seconds of the string role's encoder fitted on ``names``."""
+    encoder = default_modality_model("string")[0]
+    with threadpool_limits(limits=threads):
+        return float(
+            np.median(
+                [timed(clone(encoder).fit_transform, names)[1] for _ in range(repeats)]
+            )
+        )
+
+
+def compare(what, seconds, **timing):
+    one = seconds(threads=1, **timing)
+    load = os.getloadavg()[0]
+    default = seconds(threads=None, **timing)
+    print(
+        f"{what}: one thread {one:.2f} s, default threads {default:.2f} s, "
+        f"ratio {default / one:.2f}x (load average {load:.1f})"
+    )
 
 
 def main(argv=None):
@@ -92,15 +116,16 @@ def main(argv=None):
             loss = held_out_log_loss(head, block, y)
             print(f"{role:12s} {name:36s} held-out log loss {loss:.4f}")
         trees = dict(default_modality_model(role)[-1].estimators)["trees"]
-        timing = {"repeats": args.repeats}
-        one = trees_seconds(trees, block, y, threads=1, **timing)
-        load = os.getloadavg()[0]
-        default = trees_seconds(trees, block, y, threads=None, **timing)
-        print(
-            f"{role:12s} trees' search and refit: one OpenMP thread {one:.2f} s, "
-            f"default threads {default:.2f} s, ratio {default / one:.2f}x "
-            f"(load average {load:.1f})"
+        compare(
+            f"{role:12s} trees' search and refit",
+            functools.partial(trees_seconds, trees, block, y),
+            repeats=args.repeats,
         )
+    compare(
+        "string encoder on the package names",
+        functools.partial(string_encoder_seconds, X["package"]),
+        repeats=args.repeats,
+    )
     return 0
 
 
