@@ -15,6 +15,7 @@ import os
 from .._config import config_context
 from ._embed import embed_rows, model_encoders
 from ._predictions import prediction_table
+from ._recipes import read_model
 from ._streams import resolve_media
 
 __all__ = [
@@ -35,8 +36,6 @@ def worker_model(path):
 
 @functools.lru_cache(maxsize=4)
 def _loaded_model(path, size, mtime_ns):
-    from ._main import read_model
-
     return read_model(path)
 
 
@@ -58,7 +57,7 @@ def embed_with_encoders(encoders, keep, frame):
         return embed_rows(encoders, keep, frame)
 
 
-def _resolved(function, model_path, base_dir, argument, frame):
+def _resolved(frame, function, model_path, base_dir, argument):
     """``function(model_path, argument, frame)``, media paths made absolute."""
     if base_dir is not None:
         roles = worker_model(model_path).roles
@@ -69,7 +68,7 @@ def _resolved(function, model_path, base_dir, argument, frame):
 def _map_model(function, model, ddf, base_dir, argument):
     path = os.path.abspath(model)
     worker_model(path)  # a missing or damaged file fails here, not on a worker
-    meta = _resolved(function, path, base_dir, argument, ddf.head(1)).iloc[:0]
+    meta = _resolved(ddf.head(1), function, path, base_dir, argument).iloc[:0]
     return ddf.map_partitions(
         _resolved, function, path, base_dir, argument, meta=meta, align_dataframes=False
     )

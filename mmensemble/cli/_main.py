@@ -21,11 +21,11 @@ from .._atomic import atomic_write, check_writable
 from .._exceptions import CellDecodeError, MMEnsembleError
 from ..roles import REGISTRY
 from ._errors import CommandError
-from ._recipes import FUSIONS, ROLES, TASKS, role_columns
+from ._recipes import FUSIONS, ROLES, TASKS, read_model, role_columns
 from ._streams import DEFAULT_CHUNK_ROWS, table_chunks
 from ._tables import format_table
 
-__all__ = ["CommandError", "main"]
+__all__ = ["CommandError", "main", "read_model", "read_table"]
 
 _PROG = "mmensemble"
 
@@ -806,31 +806,6 @@ def read_table(path, roles, *, target=None):
         The whole table, media paths resolved and text cells as str.
     """
     return next(table_chunks(path, roles, target=target))
-
-
-def read_model(path):
-    """Load a model file written by ``mmensemble fit``.
-
-    Parameters
-    ----------
-    path : str
-        The model file.
-
-    Returns
-    -------
-    model : RoleModel
-        The fitted estimator with its column roles.
-    """
-    from .._persistence import load
-    from ._recipes import RoleModel
-
-    model = load(path)  # says what is wrong with a missing or damaged file
-    if not isinstance(model, RoleModel):
-        raise CommandError(
-            f"{path} holds a {type(model).__name__}, not a model written by "
-            "'mmensemble fit' (which records the column of each modality)"
-        )
-    return model
 
 
 def _target(frame, column, path):

@@ -506,6 +506,13 @@ def test_a_failed_predictions_write_keeps_the_previous_file(
     argv = ["predict", early_model, table[0], "-o", output]
     assert_error(capsys, argv, f"could not write {output}", "No space left")
     assert output.read_text() == "the previous predictions\n"
+    # What --resume continues: the progress record, no chunk (the torn one
+    # was removed).
+    assert sorted(os.listdir(tmp_path)) == ["p.csv", "p.csv.partial"]
+    assert os.listdir(tmp_path / "p.csv.partial") == ["progress.json"]
+    monkeypatch.undo()
+    assert run(capsys, *argv, "--resume")[0] == 0
+    assert len(pd.read_csv(output)) == N_ROWS
     assert os.listdir(tmp_path) == ["p.csv"]
 
 
