@@ -207,8 +207,12 @@ def _parser():
     )
     embed.add_argument(
         "model_or_data",
-        metavar="[MODEL]",
-        help="file written by fit (leave out to use the default encoders)",
+        metavar="MODEL_OR_DATA",
+        help=(
+            "a file written by fit, followed by DATA; or DATA alone, embedded "
+            "with the default encoders (the roles inferred from its first "
+            "chunk of rows unless role flags name them)"
+        ),
     )
     embed.add_argument(
         "data", nargs="?", metavar="DATA", help="table to embed (.csv or .parquet)"

@@ -98,7 +98,9 @@ def early_model(table, tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["fit"], ["predict"], ["evaluate"]])
+@pytest.mark.parametrize(
+    "command", [[], ["demo"], ["fit"], ["predict"], ["embed"], ["evaluate"]]
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
@@ -106,11 +108,12 @@ def test_every_command_has_help(command, capsys):
     out = capsys.readouterr().out
     assert out.startswith(" ".join(["usage: mmensemble", *command]))
     expected = {
-        (): ["demo", "fit", "predict", "evaluate"],
+        (): ["demo", "fit", "predict", "embed", "evaluate"],
         ("demo",): ["--quick", "--n-jobs"],
         ("fit",): ["--target", "--image", "--tabular", "--categorical"]
         + ["--fusion", "auto", "--text-encoder", "sentence", "--audio-encoder"],
-        ("predict",): ["MODEL", "PRED.csv"],
+        ("predict",): ["MODEL", "PRED.csv", "--chunk-rows", "--resume", "--dask"],
+        ("embed",): ["MODEL_OR_DATA", "[DATA]", "--image", "--text-encoder", "--resume"],
         ("evaluate",): ["--target", "--out-dir"],
     }[tuple(command)]
     for word in expected:
