@@ -580,6 +580,8 @@ def _run_embed(args):
         if args.data is None
         else (args.model_or_data, args.data)
     )
+    # A --target given must be there; the model's may not (unlabelled rows).
+    columns = table_columns(args.data, target=args.target)
     if model_path is not None:
         if roles:
             raise CommandError(
@@ -604,7 +606,7 @@ def _run_embed(args):
             "image_size": args.image_size,
         }
         job = {"roles": roles, **options}
-    keep = [target] if target in table_columns(args.data) else []
+    keep = [target] if target in columns else []
     output, chunks = _stream_input(
         args, roles, {"command": "embed", "keep": keep, **job}, "the embeddings"
     )

@@ -370,19 +370,46 @@ class ChunkedOutput:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        arrow = arrow.replace_schema_metadata()
         if self._schema is None and self._chunks:
-            self._schema = pq.read_schema(os.path.join(self.folder, "000000.parquet"))
-        try:
-            arrow = pa.Table.from_pandas(
-                table, schema=self._schema, preserve_index=False
-            )
-        except (pa.ArrowException, ValueError, TypeError) as exc:
-            raise CommandError(
-                f"rows {table.index[0]}-{table.index[-1]} cannot go into "
-                f"{self.path} with the column types of its first rows: {exc}"
-            ) from exc
-        self._schema = arrow.schema
+            self._schema = self._joined_schema()
+        if self._schema is not None:
+            self._schema = self._join(self._schema, arrow.schema)
+        else:
+            self._schema = arrow.schema
         pq.write_table(arrow, file)
+
+    def _join(self, schema, other):
+        """One schema for the chunks of ``schema`` and a chunk of ``other``.
+
+        A column all missing in some chunks takes the type of the others;
+        integers meeting floats become floats; other mismatches are errors.
+        """
+        import pyarrow as pa
+
+        if other.names != schema.names:
+            raise CommandError(
+                f"a chunk of {self.path} has the columns {other.names!r}, the "
+                f"first one {schema.names!r}"
+            )
+        try:
+            return pa.unify_schemas([schema, other], promote_options="permissive")
+        except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+            raise CommandError(
+                f"a chunk cannot go into {self.path} with the column types of the "
+                f"chunks before it: {exc}"
+            ) from exc
+
+    def _joined_schema(self):
+        """The schema of all the chunk files written (see :meth:`_join`)."""
+        import pyarrow.parquet as pq
+
+        schema = None
+        for chunk in self._chunks:
+            other = pq.read_schema(os.path.join(self.folder, chunk["file"]))
+            schema = other if schema is None else self._join(schema, other)
+        return schema
 
     def finish(self):
         """Join the chunks into the output file and remove the partial folder."""
@@ -397,10 +424,10 @@ class ChunkedOutput:
             elif chunk_paths:
                 import pyarrow.parquet as pq
 
-                schema = pq.read_schema(chunk_paths[0])
+                schema = self._joined_schema()
                 with pq.ParquetWriter(out, schema) as writer:
                     for chunk_path in chunk_paths:
-                        writer.write_table(pq.read_table(chunk_path, schema=schema))
+                        writer.write_table(pq.read_table(chunk_path).cast(schema))
         shutil.rmtree(self.folder)
 
 

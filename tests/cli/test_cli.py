@@ -113,7 +113,8 @@ def test_every_command_has_help(command, capsys):
         ("fit",): ["--target", "--image", "--tabular", "--categorical"]
         + ["--fusion", "auto", "--text-encoder", "sentence", "--audio-encoder"],
         ("predict",): ["MODEL", "PRED.csv", "--chunk-rows", "--resume", "--dask"],
-        ("embed",): ["MODEL_OR_DATA", "[DATA]", "--image", "--text-encoder", "--resume"],
+        ("embed",): ["MODEL_OR_DATA", "[DATA]", "--image", "--text-encoder"]
+        + ["--resume"],
         ("evaluate",): ["--target", "--out-dir"],
     }[tuple(command)]
     for word in expected:

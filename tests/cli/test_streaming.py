@@ -14,8 +14,9 @@ from test_cli import ALL_ROLES, FIT_OPTIONS, assert_error, run, write_table
 
 from mmensemble import ModalityVotingClassifier, default_modality_model
 from mmensemble.cli import embedded_modalities, read_embeddings
-from mmensemble.cli._main import main, read_model, read_table
+from mmensemble.cli._main import CommandError, main, read_model, read_table
 from mmensemble.cli._predictions import prediction_table
+from mmensemble.cli._streams import ChunkedOutput
 
 IMAGE_SIZE = ["--image-size", "32"]
 EMBED_ROLES = ["--image", "photo", "--text", "note", "--tabular", "size", "weight"]
@@ -236,3 +237,24 @@ def test_embed_without_roles_infers_them(table, tmp_path, capsys):
 def test_embed_role_flags_with_a_model_are_refused(model, table, tmp_path, capsys):
     argv = ["embed", model, table[0], "--image", "photo", "-o", tmp_path / "e.csv"]
     assert_error(capsys, argv, "role flags", "already says which columns")
+
+
+def test_parquet_chunks_join_their_column_types(tmp_path):
+    output = tmp_path / "out.parquet"
+    chunks = ChunkedOutput(output, {"job": 1}, resume=False)
+    # A text column all missing in the first chunk, ids int then float.
+    chunks.write(pd.DataFrame({"id": [1, 2], "note": [None, None]}))
+    chunks.write(pd.DataFrame({"id": [3.5, np.nan], "note": ["a", None]}))
+    chunks.finish()
+    written = pd.read_parquet(output)
+    assert written["id"].tolist()[:3] == [1.0, 2.0, 3.5]
+    assert written["note"].tolist()[2] == "a"
+    again = ChunkedOutput(output, {"job": 1}, resume=False)
+    again.write(pd.DataFrame({"id": [1], "note": ["a"]}))
+    with pytest.raises(CommandError, match="column types of the chunks before"):
+        again.write(pd.DataFrame({"id": ["x"], "note": ["b"]}))
+
+
+def test_embed_names_a_target_that_is_not_there(table, tmp_path, capsys):
+    argv = ["embed", table[0], "--target", "grade", "-o", tmp_path / "e.parquet"]
+    assert_error(capsys, argv, "has no column 'grade' (--target)")
