@@ -177,15 +177,6 @@ def read_embeddings(path):
     See Also
     --------
     embedded_modalities : The modality triples of a fusion estimator over it.
-
-    Examples
-    --------
-    >>> from mmensemble.cli import embedded_modalities, read_embeddings
-    >>> X = read_embeddings("embeddings.parquet")  # doctest: +SKIP
-    >>> triples = embedded_modalities(                # doctest: +SKIP
-    ...     [("image", default_modality_model("image"), "photo"),
-    ...      ("tabular", default_modality_model("tabular"), ["age"])], X)
-    >>> ModalityVotingClassifier(triples).fit(X, X["label"])  # doctest: +SKIP
     """
     frame = pd.concat(table_chunks(path, {}), ignore_index=True)
     masks = [column for column in frame.columns if str(column).endswith("__missing")]
@@ -216,6 +207,20 @@ def embedded_modalities(modalities, embeddings):
         A modality whose estimator is (or starts with) a cell encoder takes
         its embedding columns with the rest of its pipeline (``"passthrough"``
         for a bare encoder); the others are unchanged.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mmensemble import ImageEncoder
+    >>> from mmensemble.cli import embedded_modalities
+    >>> X = pd.DataFrame({"image__0": [0.5], "image__1": [0.25],
+    ...                   "image__missing": [False], "age": [3.0]})
+    >>> image, age = embedded_modalities([("image", ImageEncoder(), "photo"),
+    ...                                   ("age", "passthrough", ["age"])], X)
+    >>> image
+    ('image', 'passthrough', ['image__0', 'image__1'])
+    >>> age
+    ('age', 'passthrough', ['age'])
     """
     triples = []
     for name, model, columns in modalities:
