@@ -512,7 +512,10 @@ def _inferred_roles(path, frame, target, encoder_choices):
 
 
 def _absent_files_as_missing(frame, roles):
-    """Make the cells of inferred media columns naming no file missing; say so."""
+    """Make the cells of inferred media columns naming no file missing; say so.
+
+    Returns ``frame``, changed in place.
+    """
     from ..roles._detectors import missing_files
 
     for role, column in role_columns(roles):
@@ -526,6 +529,7 @@ def _absent_files_as_missing(frame, roles):
                 f"column {column!r}: {len(rows)} files do not exist, taken as "
                 f"missing cells (rows {shown})"
             )
+    return frame
 
 
 def _print_leaderboard(estimator):
@@ -593,7 +597,8 @@ def _run_embed(args):
         job = {"model": file_digest(model_path)}
     else:
         target = args.target
-        if not roles:
+        inferred = not roles
+        if inferred:
             first = next(table_chunks(args.data, {}, chunk_rows=args.chunk_rows), None)
             if first is None:
                 raise CommandError(f"{args.data} has no rows to embed")
@@ -615,6 +620,9 @@ def _run_embed(args):
 
         # Fitted on the first chunk, the same one when a run is resumed.
         first = next(table_chunks(args.data, roles, chunk_rows=args.chunk_rows))
+        if inferred:  # as fit takes them
+            first = _absent_files_as_missing(first, roles)
+            chunks = (_absent_files_as_missing(chunk, roles) for chunk in chunks)
         with _reading(args.data):
             encoders = default_encoders(roles, first, **options)
         function, argument = embed_with_encoders, encoders

@@ -6,12 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from test_cli import ALL_ROLES, FIT_OPTIONS, assert_error, run, write_table
 
+import mmensemble
 from mmensemble import ModalityVotingClassifier, default_modality_model
 from mmensemble.cli import embedded_modalities, read_embeddings
 from mmensemble.cli._main import CommandError, main, read_model, read_table
@@ -40,10 +42,10 @@ def model(table, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def long_table(table):
-    """The table repeated to 600 rows (many chunks for the kill test)."""
+    """The table repeated to 320 rows (many chunks for the kill test)."""
     csv, data = table
     path = csv.parent / "long.csv"
-    long = pd.concat([data] * 15, ignore_index=True)
+    long = pd.concat([data] * 8, ignore_index=True)
     long["id"] = [f"r{row}" for row in range(len(long))]
     long.to_csv(path, index=False)
     return path
@@ -106,7 +108,7 @@ def progress(output):
 def killed_run(argv, output):
     """Start ``mmensemble ARGV`` and SIGKILL it once two chunks are written."""
     code = "import sys; from mmensemble.cli import main; sys.exit(main(sys.argv[1:]))"
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": str(Path(mmensemble.__file__).parents[1])}
     process = subprocess.Popen(
         [sys.executable, "-c", code, *map(str, argv)],
         env=env,
@@ -129,7 +131,7 @@ def test_resume_after_kill_gives_the_uninterrupted_output(
     model, long_table, tmp_path, suffix, capsys
 ):
     whole = tmp_path / f"whole.{suffix}"
-    common = ["predict", model, long_table, "--chunk-rows", "4"]
+    common = ["predict", model, long_table, "--chunk-rows", "8"]
     assert run(capsys, *common, "-o", whole)[0] == 0
     output = tmp_path / f"pred.{suffix}"
     done = killed_run([*common, "-o", output], output)
@@ -143,7 +145,7 @@ def test_resume_after_kill_gives_the_uninterrupted_output(
 
 def test_a_half_written_chunk_is_redone(model, long_table, tmp_path, capsys):
     whole = tmp_path / "whole.csv"
-    common = ["predict", model, long_table, "--chunk-rows", "4"]
+    common = ["predict", model, long_table, "--chunk-rows", "8"]
     assert run(capsys, *common, "-o", whole)[0] == 0
     output = tmp_path / "pred.csv"
     chunks = killed_run([*common, "-o", output], output)
@@ -158,7 +160,7 @@ def test_a_half_written_chunk_is_redone(model, long_table, tmp_path, capsys):
 
 def test_resume_refuses_the_output_of_another_job(model, long_table, tmp_path, capsys):
     output = tmp_path / "pred.csv"
-    common = ["predict", model, long_table, "--chunk-rows", "4", "-o", output]
+    common = ["predict", model, long_table, "--chunk-rows", "8", "-o", output]
     killed_run(common, output)
     assert_error(
         capsys,
@@ -169,7 +171,7 @@ def test_resume_refuses_the_output_of_another_job(model, long_table, tmp_path, c
     )
     # Without --resume the unfinished output is discarded and redone.
     assert run(capsys, *common)[0] == 0
-    assert len(pd.read_csv(output)) == 600
+    assert len(pd.read_csv(output)) == 320
 
 
 def test_embed_with_a_model_writes_its_encoders_embeddings(model, table, tmp_path):
@@ -220,13 +222,20 @@ def test_fit_on_embeddings_equals_fit_on_the_cells(table, tmp_path, capsys):
 
 
 def test_embed_without_roles_infers_them(table, tmp_path, capsys):
-    csv, _ = table
+    csv, data = table
+    absent = csv.parent / "absent.csv"
+    data.assign(photo=data["photo"].where(data.index != 3, "media/absent.png")).to_csv(
+        absent, index=False
+    )
     output = tmp_path / "embeddings.parquet"
-    argv = ["embed", csv, "--target", "label", "-o", output, *IMAGE_SIZE]
+    argv = ["embed", absent, "--target", "label", "-o", output, *IMAGE_SIZE]
     status, out, _ = run(capsys, *argv, "--audio-encoder", "mfcc")
     assert status == 0
     assert "column roles inferred from" in out
+    # As fit does, a file that does not exist is a missing cell.
+    assert "column 'photo': 1 files do not exist" in out
     embeddings = read_embeddings(output)
+    assert embeddings["image__missing"].tolist() == [row == 3 for row in range(40)]
     for name in ["image", "audio"]:
         assert f"{name}__0" in embeddings and f"{name}__missing" in embeddings
     assert embeddings.columns[-1] == "label"
