@@ -562,13 +562,16 @@ def _run_predict(args):
     model = read_model(args.model)
     options = _prediction_options(args)
     job = {"command": "predict", "model": file_digest(args.model), **options}
-    output, chunks = _stream_input(args, model.roles, job, "the predictions")
-    if args.dask is None:
-        results = (prediction_table(model, chunk, **options) for chunk in chunks)
-    else:
-        path = os.path.abspath(args.model)
-        results = _on_cluster(args, predict_with_model, chunks, path, options)
-    rows = _stream(args, results, output)
+    with _dask_client(args) as client:
+        output, chunks = _stream_input(args, model.roles, job, "the predictions")
+        if client is None:
+            results = (prediction_table(model, chunk, **options) for chunk in chunks)
+        else:
+            path = os.path.abspath(args.model)
+            results = _on_cluster(
+                client, args, predict_with_model, chunks, path, options
+            )
+        rows = _stream(args, results, output)
     print(f"wrote {rows} predictions to {args.output}")
     return 0
 
@@ -612,31 +615,32 @@ def _run_embed(args):
         }
         job = {"roles": roles, **options}
     keep = [target] if target in columns else []
-    output, chunks = _stream_input(
-        args, roles, {"command": "embed", "keep": keep, **job}, "the embeddings"
-    )
-    if model_path is None:
-        from ._embed import default_encoders
+    with _dask_client(args) as client:
+        output, chunks = _stream_input(
+            args, roles, {"command": "embed", "keep": keep, **job}, "the embeddings"
+        )
+        if model_path is None:
+            from ._embed import default_encoders
 
-        # Fitted on the first chunk, the same one when a run is resumed.
-        first = next(table_chunks(args.data, roles, chunk_rows=args.chunk_rows))
-        if inferred:  # as fit takes them
-            first = _absent_files_as_missing(first, roles)
-            chunks = (_absent_files_as_missing(chunk, roles) for chunk in chunks)
-        with _reading(args.data):
-            encoders = default_encoders(roles, first, **options)
-        function, argument = embed_with_encoders, encoders
-    elif args.dask is None:
-        from ._embed import model_encoders
+            # Fitted on the first chunk, the same one when a run is resumed.
+            first = next(table_chunks(args.data, roles, chunk_rows=args.chunk_rows))
+            if inferred:  # as fit takes them
+                first = _absent_files_as_missing(first, roles)
+                chunks = (_absent_files_as_missing(chunk, roles) for chunk in chunks)
+            with _reading(args.data):
+                encoders = default_encoders(roles, first, **options)
+            function, argument = embed_with_encoders, encoders
+        elif client is None:
+            from ._embed import model_encoders
 
-        function, argument = embed_with_encoders, model_encoders(model.estimator)
-    else:
-        function, argument = embed_with_model, os.path.abspath(model_path)
-    if args.dask is None:
-        results = (function(argument, keep, chunk) for chunk in chunks)
-    else:
-        results = _on_cluster(args, function, chunks, argument, keep)
-    rows = _stream(args, results, output)
+            function, argument = embed_with_encoders, model_encoders(model.estimator)
+        else:
+            function, argument = embed_with_model, os.path.abspath(model_path)
+        if client is None:
+            results = (function(argument, keep, chunk) for chunk in chunks)
+        else:
+            results = _on_cluster(client, args, function, chunks, argument, keep)
+        rows = _stream(args, results, output)
     print(f"wrote the embeddings of {rows} rows to {args.output}")
     return 0
 
@@ -665,15 +669,13 @@ def _stream_input(args, roles, job, what):
     return output, chunks
 
 
-def _on_cluster(args, function, chunks, *arguments):
-    """``function(*arguments, chunk)`` of each chunk on the ``--dask`` cluster.
-
-    Yields the results in order; the client stays connected until the last.
-    Two chunks per worker thread are in flight.
-    """
-    from distributed import Client, KilledWorker
-
-    from ._streams import cluster_results
+@contextmanager
+def _dask_client(args):
+    """A client of the ``--dask`` scheduler, connected now; None without it."""
+    if args.dask is None:
+        yield None
+        return
+    from distributed import Client
 
     try:
         client = Client(args.dask, timeout="20s")
@@ -682,19 +684,29 @@ def _on_cluster(args, function, chunks, *arguments):
             f"cannot connect to the Dask scheduler at {args.dask}: {exc}"
         ) from exc
     with client:
-        # Sent to every worker once, not with each chunk.
-        shared = [
-            client.scatter([argument], broadcast=True)[0] for argument in arguments
-        ]
-        window = 2 * max(sum(client.nthreads().values()), 1)
-        try:
-            yield from cluster_results(client, function, chunks, shared, window=window)
-        except KilledWorker as exc:
-            raise CommandError(
-                f"the Dask workers running a chunk of {args.data} died repeatedly "
-                f"({exc}); the rows written so far are kept in {args.output}"
-                ".partial/ and --resume continues them"
-            ) from exc
+        yield client
+
+
+def _on_cluster(client, args, function, chunks, *arguments):
+    """``function(*arguments, chunk)`` of each chunk on the cluster of ``client``.
+
+    Yields the results in order. Two chunks per worker thread are in flight.
+    """
+    from distributed import KilledWorker
+
+    from ._streams import cluster_results
+
+    # Sent to every worker once, not with each chunk.
+    shared = [client.scatter([argument], broadcast=True)[0] for argument in arguments]
+    window = 2 * max(sum(client.nthreads().values()), 1)
+    try:
+        yield from cluster_results(client, function, chunks, shared, window=window)
+    except KilledWorker as exc:
+        raise CommandError(
+            f"the Dask workers running a chunk of {args.data} died repeatedly "
+            f"({exc}); the rows written so far are kept in {args.output}"
+            ".partial/ and --resume continues them"
+        ) from exc
 
 
 def _stream(args, results, output):
