@@ -74,7 +74,7 @@ def _map_model(function, model, ddf, base_dir, argument):
     )
 
 
-def predict_partitions(model, ddf, *, base_dir=None, explain=False):
+def predict_partitions(model, ddf, *, base_dir=None, **options):
     """Predict every partition of a Dask DataFrame on the cluster's workers.
 
     Parameters
@@ -90,8 +90,10 @@ def predict_partitions(model, ddf, *, base_dir=None, explain=False):
         The folder relative media paths are taken from (as ``mmensemble
         predict`` takes them from the table's folder); None leaves them as
         they are.
-    explain : bool, default=False
-        Add each modality's contribution (``explain_<modality>``).
+    **options
+        The options of ``mmensemble predict``, as keyword arguments of
+        :func:`~mmensemble.cli._predictions.prediction_table` (e.g.
+        ``explain=True``: each modality's contribution).
 
     Returns
     -------
@@ -100,7 +102,7 @@ def predict_partitions(model, ddf, *, base_dir=None, explain=False):
         ``mmensemble predict`` (``id``, ``prediction``, ``proba_<class>``...).
         Computing it gives the values in-process prediction gives.
     """
-    return _map_model(predict_with_model, model, ddf, base_dir, {"explain": explain})
+    return _map_model(predict_with_model, model, ddf, base_dir, options)
 
 
 def embed_partitions(model, ddf, *, base_dir=None, keep=()):

@@ -81,11 +81,15 @@ def test_predict_partitions_of_a_dask_dataframe(cluster, model, table):
     frame = pd.read_csv(csv, keep_default_na=False, na_values=[""], dtype=object)
     frame[["size", "weight"]] = frame[["size", "weight"]].astype(float)
     ddf = dd.from_pandas(frame, npartitions=3)
-    remote = predict_partitions(model, ddf, base_dir=csv.parent).compute()
+    lazy = predict_partitions(model, ddf, base_dir=csv.parent, explain=True)
+    remote = lazy.compute()
     fitted = read_model(model)
-    local = prediction_table(fitted, read_table(csv, fitted.roles))
+    local = prediction_table(fitted, read_table(csv, fitted.roles), explain=True)
     assert remote.index.tolist() == local.index.tolist()
+    assert remote.columns.tolist() == local.columns.tolist()
     assert_same_predictions(remote, local)
+    explained = [column for column in local if column.startswith("explain_")]
+    np.testing.assert_allclose(remote[explained], local[explained], atol=1e-6)
 
 
 def assert_same_embeddings(remote, local):
