@@ -1,12 +1,15 @@
-"""The ``mmensemble`` command line: ``demo``, ``fit``, ``predict``, ``evaluate``.
+"""The ``mmensemble`` command line: demo, fit, predict, embed, evaluate.
 
 ``fit`` reads a CSV file whose columns hold image and audio file paths
 (relative to the CSV file's folder), texts and numbers, builds the estimator
 of a fusion strategy for them (:mod:`mmensemble.cli._recipes`) and saves it with
 :func:`mmensemble.save`, together with the column roles; ``predict`` and
 ``evaluate`` read that file back with :func:`mmensemble.load`, which runs no
-code from it. Errors the user can fix end the command with exit status 2 and
-one line on stderr starting ``mmensemble: error:``.
+code from it. ``predict`` and ``embed`` stream their rows in chunks
+(:mod:`mmensemble.cli._streams`), in this process or on a Dask cluster
+(:mod:`mmensemble.cli._distributed`). Errors the user can fix end the
+command with exit status 2 and one line on stderr starting
+``mmensemble: error:``.
 """
 
 import argparse
@@ -17,16 +20,14 @@ from contextlib import contextmanager
 from .._atomic import atomic_write, check_writable
 from .._exceptions import CellDecodeError, MMEnsembleError
 from ..roles import REGISTRY
-from ._recipes import FUSIONS, ROLES, TASKS, role_columns
+from ._errors import CommandError
+from ._recipes import FUSIONS, ROLES, TASKS, read_model, role_columns
+from ._streams import DEFAULT_CHUNK_ROWS, table_chunks
 from ._tables import format_table
 
-__all__ = ["main"]
+__all__ = ["CommandError", "main", "read_model", "read_table"]
 
 _PROG = "mmensemble"
-
-
-class CommandError(MMEnsembleError):
-    """A command cannot run with the given arguments, files or columns."""
 
 
 def main(argv=None):
@@ -103,17 +104,7 @@ def _parser():
     )
     fit.add_argument("data", metavar="DATA.csv", help="training table")
     fit.add_argument("--target", required=True, metavar="COL", help="target column")
-    for role in REGISTRY.values():
-        if role.grouped:
-            fit.add_argument(
-                f"--{role.name}",
-                nargs="+",
-                default=[],
-                metavar="COL",
-                help=role.flag_help,
-            )
-        else:
-            fit.add_argument(f"--{role.name}", metavar="COL", help=role.flag_help)
+    _add_role_options(fit)
     fit.add_argument(
         "--fusion",
         default="auto",
@@ -126,17 +117,7 @@ def _parser():
             "predictions; net: shared-layer network with auxiliary heads"
         ),
     )
-    for role in REGISTRY.values():
-        if role.encoder_option is not None:
-            fit.add_argument(
-                f"--{role.name}-encoder",
-                choices=tuple(role.encoders),
-                default=role.default_encoder,
-                help="; ".join(
-                    f"{name}: {encoder.doc}" for name, encoder in role.encoders.items()
-                )
-                + f" (default: {role.default_encoder})",
-            )
+    _add_encoder_options(fit)
     fit.add_argument(
         "-o", "--output", required=True, metavar="MODEL", help="model file to write"
     )
@@ -145,19 +126,6 @@ def _parser():
         choices=("auto", *TASKS),
         default="auto",
         help="auto: regression for a continuous target, else classification",
-    )
-    fit.add_argument(
-        "--sr",
-        type=int,
-        default=16000,
-        help="sample rate the audio is analysed at (default: 16000)",
-    )
-    fit.add_argument(
-        "--image-size",
-        type=int,
-        default=None,
-        metavar="PIXELS",
-        help="input size of the image network (default: 224; smaller is faster)",
     )
     fit.add_argument(
         "--random-state",
@@ -192,17 +160,23 @@ def _parser():
     predict = _model_command(
         commands,
         "predict",
-        help="apply a saved model to a CSV file",
+        help="apply a saved model to a CSV or Parquet file",
         description=(
             "Write the predictions of MODEL for the rows of DATA: the 'id' "
             "column (or the row number), 'prediction' and, for classifiers "
-            "with probabilities, one 'proba_<class>' column per class."
+            "with probabilities, one 'proba_<class>' column per class. The rows "
+            "are read, predicted and written a chunk at a time."
         ),
-        data_help="table to predict",
+        data_help="table to predict (.csv or .parquet)",
     )
     predict.add_argument(
-        "-o", "--output", required=True, metavar="PRED.csv", help="CSV file to write"
+        "-o",
+        "--output",
+        required=True,
+        metavar="PRED.csv",
+        help="file to write (.csv or .parquet)",
     )
+    _add_stream_options(predict)
     predict.add_argument(
         "--explain",
         action="store_true",
@@ -214,6 +188,55 @@ def _parser():
         ),
     )
     predict.set_defaults(command=_run_predict)
+
+    embed = commands.add_parser(
+        "embed",
+        help="write each row's per-modality embeddings",
+        description=(
+            "Write the embeddings of the rows of DATA: 'id' (or the row "
+            "number), for each modality with a cell encoder (images, audio, "
+            "video, signals, sentence embeddings) the columns "
+            "'<modality>__0', '<modality>__1', ... (NaN where it is missing) "
+            "and '<modality>__missing', the columns of the other modalities as "
+            "they are, and the target column when DATA has it. With MODEL, the "
+            "model's fitted encoders; without, the roles of --image, --text, "
+            "... or else inferred as fit infers them, and the default encoders. "
+            "mmensemble.cli.read_embeddings reads the file back and "
+            "embedded_modalities fits fusion estimators on it."
+        ),
+    )
+    embed.add_argument(
+        "model_or_data",
+        metavar="MODEL_OR_DATA",
+        help=(
+            "a file written by fit, followed by DATA; or DATA alone, embedded "
+            "with the default encoders (the roles inferred from its first "
+            "chunk of rows unless role flags name them)"
+        ),
+    )
+    embed.add_argument(
+        "data", nargs="?", metavar="DATA", help="table to embed (.csv or .parquet)"
+    )
+    embed.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="EMBEDDINGS.parquet",
+        help="file to write (.parquet or .csv)",
+    )
+    embed.add_argument(
+        "--target",
+        default=None,
+        metavar="COL",
+        help=(
+            "a column copied as it is and never encoded (default: the column "
+            "MODEL was fitted on)"
+        ),
+    )
+    _add_role_options(embed)
+    _add_encoder_options(embed)
+    _add_stream_options(embed)
+    embed.set_defaults(command=_run_embed)
 
     evaluate = _model_command(
         commands,
@@ -259,6 +282,92 @@ def _parser():
     return parser
 
 
+def _add_role_options(command):
+    """The role flags (``--image COL`` ...), which name the input columns."""
+    for role in REGISTRY.values():
+        if role.grouped:
+            command.add_argument(
+                f"--{role.name}",
+                nargs="+",
+                default=[],
+                metavar="COL",
+                help=role.flag_help,
+            )
+        else:
+            command.add_argument(f"--{role.name}", metavar="COL", help=role.flag_help)
+
+
+def _add_encoder_options(command):
+    """The encoder choices (``--text-encoder`` ...), ``--sr``, ``--image-size``."""
+    for role in REGISTRY.values():
+        if role.encoder_option is not None:
+            command.add_argument(
+                f"--{role.name}-encoder",
+                choices=tuple(role.encoders),
+                default=role.default_encoder,
+                help="; ".join(
+                    f"{name}: {encoder.doc}" for name, encoder in role.encoders.items()
+                )
+                + f" (default: {role.default_encoder})",
+            )
+    command.add_argument(
+        "--sr",
+        type=int,
+        default=16000,
+        help="sample rate the audio is analysed at (default: 16000)",
+    )
+    command.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="input size of the image network (default: 224; smaller is faster)",
+    )
+
+
+def _add_stream_options(command):
+    """``--chunk-rows``, ``--resume`` and ``--dask`` of predict and embed."""
+    command.add_argument(
+        "--chunk-rows",
+        type=_positive_int,
+        default=DEFAULT_CHUNK_ROWS,
+        metavar="N",
+        help=f"rows read, processed and written at a time (default: "
+        f"{DEFAULT_CHUNK_ROWS})",
+    )
+    command.add_argument(
+        "--resume",
+        action="store_true",
+        help=(
+            "continue the unfinished output (OUTPUT.partial/) of an earlier run "
+            "with the same model, input and options: the rows written are kept"
+        ),
+    )
+    command.add_argument(
+        "--dask",
+        default=None,
+        metavar="SCHEDULER_ADDRESS",
+        help=(
+            "process the chunks on the workers of this Dask cluster (e.g. "
+            "tcp://10.0.0.5:8786); they must read the model and media files at "
+            "the same paths"
+        ),
+    )
+
+
+def _positive_int(text):
+    """``--chunk-rows``'s argument: a positive whole number."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, got {text!r}"
+        )
+    return number
+
+
 def _model_command(commands, name, *, help, description, data_help):
     """Add the subcommand ``name``, which applies a saved MODEL to DATA.csv."""
     command = commands.add_parser(name, help=help, description=description)
@@ -296,7 +405,12 @@ def _run_fit(args):
     roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
     inferred = not roles
     if inferred:
-        roles = _inferred_roles(args.data, args.target, _encoder_choices(args))
+        roles = _inferred_roles(
+            args.data,
+            read_table(args.data, {}, target=args.target),
+            args.target,
+            _encoder_choices(args),
+        )
     frame = read_table(args.data, roles, target=args.target)
     if inferred:
         _absent_files_as_missing(frame, roles)
@@ -367,19 +481,19 @@ def _encoder_doc(role, encoder_choices):
     return REGISTRY[role].encoder(encoder_choices.get(role)).doc
 
 
-def _inferred_roles(path, target, encoder_choices):
-    """Infer the role of every column of ``path`` but ``target``; print them.
+def _inferred_roles(path, frame, target, encoder_choices):
+    """Infer the role of every column of ``frame`` but ``target``; print them.
 
-    The printed table gives each column's role, the encoder it gets (the
-    role's default, or the choice in ``encoder_choices``) and the reason.
+    ``frame`` holds rows of ``path`` read with no roles. The printed table
+    gives each column's role, the encoder it gets (the role's default, or the
+    choice in ``encoder_choices``) and the reason.
     """
     from ..roles import infer_column_roles, roles_from_table
     from ._recipes import check_roles
 
-    frame = read_table(path, {}, target=target)
-    table = infer_column_roles(
-        frame.drop(columns=target), base_dir=os.path.dirname(os.path.abspath(path))
-    )
+    if target is not None:
+        frame = frame.drop(columns=target)
+    table = infer_column_roles(frame, base_dir=os.path.dirname(os.path.abspath(path)))
     table["encoder"] = [_encoder_doc(role, encoder_choices) for role in table["role"]]
     print(f"column roles inferred from {path} (name them with role flags instead):")
     print(
@@ -399,7 +513,10 @@ def _inferred_roles(path, target, encoder_choices):
 
 
 def _absent_files_as_missing(frame, roles):
-    """Make the cells of inferred media columns naming no file missing; say so."""
+    """Make the cells of inferred media columns naming no file missing; say so.
+
+    Returns ``frame``, changed in place.
+    """
     from ..roles._detectors import missing_files
 
     for role, column in role_columns(roles):
@@ -413,6 +530,7 @@ def _absent_files_as_missing(frame, roles):
                 f"column {column!r}: {len(rows)} files do not exist, taken as "
                 f"missing cells (rows {shown})"
             )
+    return frame
 
 
 def _print_leaderboard(estimator):
@@ -468,6 +586,7 @@ def _fitted_modality_models(estimator):
     voting or stacking it kept.
     """
     from ..fusion._auto import _BaseAutoFusion
+    from ..fusion._model_fusion import _BaseModelFusion
 
     kept = (
         estimator.estimators_.values()
@@ -476,8 +595,9 @@ def _fitted_modality_models(estimator):
     )
     fitted = {}
     for method in kept:
-        for name, model in getattr(method, "named_modalities_", {}).items():
-            fitted.setdefault(name, model)
+        if isinstance(method, _BaseModelFusion):
+            for name, model in method.named_modalities_.items():
+                fitted.setdefault(name, model)
     return fitted
 
 
@@ -489,21 +609,178 @@ def _head_doc(head):
     return f"{head.chosen_} (cv score: {scores})" if scores else head.chosen_
 
 
-def _run_predict(args):
-    from ._predictions import prediction_table
+def _prediction_options(args):
+    """The keyword arguments of ``prediction_table`` that ``predict`` was given."""
+    return {"explain": args.explain}
 
-    _check_output(args.output, "the predictions")
+
+def _run_predict(args):
+    from ._distributed import predict_with_model
+    from ._predictions import prediction_table
+    from ._streams import file_digest
+
     model = read_model(args.model)
-    frame = read_table(args.data, model.roles)
-    with _reading(args.data):
-        out = prediction_table(model, frame, explain=args.explain)
+    options = _prediction_options(args)
+    job = {"command": "predict", "model": file_digest(args.model), **options}
+    with _dask_client(args) as client:
+        output, chunks = _stream_input(args, model.roles, job, "the predictions")
+        if client is None:
+            results = (prediction_table(model, chunk, **options) for chunk in chunks)
+        else:
+            path = os.path.abspath(args.model)
+            results = _on_cluster(
+                client, args, predict_with_model, chunks, path, options
+            )
+        rows = _stream(args, results, output)
+    print(f"wrote {rows} predictions to {args.output}")
+    return 0
+
+
+def _run_embed(args):
+    from ._distributed import embed_with_encoders, embed_with_model
+    from ._recipes import check_roles
+    from ._streams import file_digest, table_columns
+
+    roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
+    model_path, args.data = (
+        (None, args.model_or_data)
+        if args.data is None
+        else (args.model_or_data, args.data)
+    )
+    # A --target given must be there; the model's may not (unlabelled rows).
+    columns = table_columns(args.data, target=args.target)
+    if model_path is not None:
+        if roles:
+            raise CommandError(
+                "the role flags name the columns of a table embedded without a "
+                f"model; {model_path} already says which columns it encodes"
+            )
+        model = read_model(model_path)
+        roles, target = model.roles, args.target or model.target
+        job = {"model": file_digest(model_path)}
+    else:
+        target = args.target
+        inferred = not roles
+        if inferred:
+            first = next(table_chunks(args.data, {}, chunk_rows=args.chunk_rows), None)
+            if first is None:
+                raise CommandError(f"{args.data} has no rows to embed")
+            roles = _inferred_roles(args.data, first, target, _encoder_choices(args))
+        roles = check_roles(roles)
+        options = {
+            "text_encoder": args.text_encoder,
+            "audio_encoder": args.audio_encoder,
+            "sr": args.sr,
+            "image_size": args.image_size,
+        }
+        job = {"roles": roles, **options}
+    keep = [target] if target in columns else []
+    with _dask_client(args) as client:
+        output, chunks = _stream_input(
+            args, roles, {"command": "embed", "keep": keep, **job}, "the embeddings"
+        )
+        if model_path is None:
+            from ._embed import default_encoders
+
+            # Fitted on the first chunk, the same one when a run is resumed.
+            first = next(table_chunks(args.data, roles, chunk_rows=args.chunk_rows))
+            if inferred:  # as fit takes them
+                first = _absent_files_as_missing(first, roles)
+                chunks = (_absent_files_as_missing(chunk, roles) for chunk in chunks)
+            with _reading(args.data):
+                encoders = default_encoders(roles, first, **options)
+            function, argument = embed_with_encoders, encoders
+        elif client is None:
+            from ._embed import model_encoders
+
+            function, argument = embed_with_encoders, model_encoders(model.estimator)
+        else:
+            function, argument = embed_with_model, os.path.abspath(model_path)
+        if client is None:
+            results = (function(argument, keep, chunk) for chunk in chunks)
+        else:
+            results = _on_cluster(client, args, function, chunks, argument, keep)
+        rows = _stream(args, results, output)
+    print(f"wrote the embeddings of {rows} rows to {args.output}")
+    return 0
+
+
+def _stream_input(args, roles, job, what):
+    """The resumable output of a streaming command and the input chunks left.
+
+    ``job`` (what makes the rows) gets the input file's identity and the
+    chunk size: an output resumes only under the same ones.
+    """
+    from ._streams import ChunkedOutput, file_identity, table_columns, table_kind
+
+    table_kind(args.output)
+    table_columns(args.data, roles)
+    _check_output(args.output, what)
+    job = {**job, "data": file_identity(args.data), "chunk_rows": args.chunk_rows}
     try:
-        with atomic_write(args.output, "w", encoding="utf-8", newline="") as file:
-            out.to_csv(file, index="id" not in out.columns, index_label="row")
+        output = ChunkedOutput(args.output, job, resume=args.resume)
     except OSError as exc:
         raise CommandError(f"could not write {args.output}: {exc}") from exc
-    print(f"wrote {len(out)} predictions to {args.output}")
-    return 0
+    if output.rows_done:
+        print(f"resuming {args.output} after the {output.rows_done} rows written")
+    chunks = table_chunks(
+        args.data, roles, chunk_rows=args.chunk_rows, skip_rows=output.rows_done
+    )
+    return output, chunks
+
+
+@contextmanager
+def _dask_client(args):
+    """A client of the ``--dask`` scheduler, connected now; None without it."""
+    if args.dask is None:
+        yield None
+        return
+    from distributed import Client
+
+    try:
+        client = Client(args.dask, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise CommandError(
+            f"cannot connect to the Dask scheduler at {args.dask}: {exc}"
+        ) from exc
+    with client:
+        yield client
+
+
+def _on_cluster(client, args, function, chunks, *arguments):
+    """``function(*arguments, chunk)`` of each chunk on the cluster of ``client``.
+
+    Yields the results in order. Two chunks per worker thread are in flight.
+    """
+    from distributed import KilledWorker
+
+    from ._streams import cluster_results
+
+    # Sent to every worker once, not with each chunk.
+    shared = [client.scatter([argument], broadcast=True)[0] for argument in arguments]
+    window = 2 * max(sum(client.nthreads().values()), 1)
+    try:
+        yield from cluster_results(client, function, chunks, shared, window=window)
+    except KilledWorker as exc:
+        raise CommandError(
+            f"the Dask workers running a chunk of {args.data} died repeatedly "
+            f"({exc}); the rows written so far are kept in {args.output}"
+            ".partial/ and --resume continues them"
+        ) from exc
+
+
+def _stream(args, results, output):
+    """Write the chunks of ``results``; the rows written (see ``stream_table``)."""
+    from .._config import config_context
+    from ._streams import count_rows, stream_table
+
+    total = count_rows(args.data)
+    # Each row is encoded once: the in-process cache would only grow.
+    with _reading(args.data), config_context(memory_cache_bytes=0):
+        try:
+            return stream_table(results, output, total=total)
+        except OSError as exc:
+            raise CommandError(f"could not write {args.output}: {exc}") from exc
 
 
 def _run_evaluate(args):
@@ -593,16 +870,17 @@ def _draw(figures, out_dir):
 
 
 def read_table(path, roles, *, target=None):
-    """Read a CSV file for a model with the given column roles.
+    """Read a CSV or Parquet file for a model with the given column roles.
 
-    Only empty cells are missing (a text such as ``"NA"`` stays a text). Image
-    and audio cells are file paths; relative ones are taken relative to the
-    CSV file's folder and made absolute.
+    Only missing cells are missing: empty CSV cells, Parquet nulls (a text
+    such as ``"NA"`` stays a text). Image and audio cells are file paths;
+    relative ones are taken relative to the file's folder and made absolute.
+    This is :func:`~mmensemble.cli._streams.table_chunks` in one chunk.
 
     Parameters
     ----------
     path : str
-        The CSV file.
+        The ``.csv`` or ``.parquet`` file.
     roles : dict of str to str or list of str
         Column(s) of each role; they must all be in the file.
     target : str, default=None
@@ -613,63 +891,7 @@ def read_table(path, roles, *, target=None):
     frame : DataFrame
         The whole table, media paths resolved and text cells as str.
     """
-    import pandas as pd
-
-    if not os.path.isfile(path):
-        what = "a folder, not a file" if os.path.isdir(path) else "no such file"
-        raise CommandError(f"cannot read {path}: {what}")
-    options = {"keep_default_na": False, "na_values": [""]}
-    try:
-        header = list(pd.read_csv(path, nrows=0, **options).columns)
-        wanted = list(role_columns(roles))
-        if target is not None:
-            wanted.append(("target", target))
-        missing = [(role, column) for role, column in wanted if column not in header]
-        if missing:
-            named = ", ".join(f"{column!r} (--{role})" for role, column in missing)
-            raise CommandError(
-                f"{path} has no column {named}; its columns are {header!r}"
-            )
-        strings = {
-            column: object
-            for role, column in role_columns(roles)
-            if REGISTRY[role].string_cells
-        }
-        frame = pd.read_csv(path, dtype=strings, **options)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"cannot read {path} as a CSV file: {exc}") from exc
-    folder = os.path.dirname(os.path.abspath(path))
-    for role, column in role_columns(roles):
-        if REGISTRY[role].media:
-            frame[column] = frame[column].map(
-                lambda cell: cell if pd.isna(cell) else os.path.join(folder, cell)
-            )
-    return frame
-
-
-def read_model(path):
-    """Load a model file written by ``mmensemble fit``.
-
-    Parameters
-    ----------
-    path : str
-        The model file.
-
-    Returns
-    -------
-    model : RoleModel
-        The fitted estimator with its column roles.
-    """
-    from .._persistence import load
-    from ._recipes import RoleModel
-
-    model = load(path)  # says what is wrong with a missing or damaged file
-    if not isinstance(model, RoleModel):
-        raise CommandError(
-            f"{path} holds a {type(model).__name__}, not a model written by "
-            "'mmensemble fit' (which records the column of each modality)"
-        )
-    return model
+    return next(table_chunks(path, roles, target=target))
 
 
 def _target(frame, column, path):

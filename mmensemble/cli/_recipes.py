@@ -24,6 +24,7 @@ from ..fusion._defaults import (
     default_modality_model,
 )
 from ..roles import REGISTRY
+from ._errors import CommandError
 
 __all__ = [
     "FUSIONS",
@@ -32,6 +33,7 @@ __all__ = [
     "RoleModel",
     "build_estimator",
     "check_roles",
+    "read_model",
     "role_columns",
 ]
 
@@ -307,3 +309,27 @@ def role_columns(roles):
     for role, columns in roles.items():
         for column in [columns] if isinstance(columns, str) else columns:
             yield role, column
+
+
+def read_model(path):
+    """Load a model file written by ``mmensemble fit``.
+
+    Parameters
+    ----------
+    path : str
+        The model file.
+
+    Returns
+    -------
+    model : RoleModel
+        The fitted estimator with its column roles.
+    """
+    from .._persistence import load
+
+    model = load(path)  # says what is wrong with a missing or damaged file
+    if not isinstance(model, RoleModel):
+        raise CommandError(
+            f"{path} holds a {type(model).__name__}, not a model written by "
+            "'mmensemble fit' (which records the column of each modality)"
+        )
+    return model

@@ -98,7 +98,9 @@ def early_model(table, tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["fit"], ["predict"], ["evaluate"]])
+@pytest.mark.parametrize(
+    "command", [[], ["demo"], ["fit"], ["predict"], ["embed"], ["evaluate"]]
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
@@ -106,11 +108,13 @@ def test_every_command_has_help(command, capsys):
     out = capsys.readouterr().out
     assert out.startswith(" ".join(["usage: mmensemble", *command]))
     expected = {
-        (): ["demo", "fit", "predict", "evaluate"],
+        (): ["demo", "fit", "predict", "embed", "evaluate"],
         ("demo",): ["--quick", "--n-jobs"],
         ("fit",): ["--target", "--image", "--tabular", "--categorical"]
         + ["--fusion", "auto", "--text-encoder", "sentence", "--audio-encoder"],
-        ("predict",): ["MODEL", "PRED.csv"],
+        ("predict",): ["MODEL", "PRED.csv", "--chunk-rows", "--resume", "--dask"],
+        ("embed",): ["MODEL_OR_DATA", "[DATA]", "--image", "--text-encoder"]
+        + ["--resume"],
         ("evaluate",): ["--target", "--out-dir"],
     }[tuple(command)]
     for word in expected:
@@ -506,6 +510,13 @@ def test_a_failed_predictions_write_keeps_the_previous_file(
     argv = ["predict", early_model, table[0], "-o", output]
     assert_error(capsys, argv, f"could not write {output}", "No space left")
     assert output.read_text() == "the previous predictions\n"
+    # What --resume continues: the progress record, no chunk (the torn one
+    # was removed).
+    assert sorted(os.listdir(tmp_path)) == ["p.csv", "p.csv.partial"]
+    assert os.listdir(tmp_path / "p.csv.partial") == ["progress.json"]
+    monkeypatch.undo()
+    assert run(capsys, *argv, "--resume")[0] == 0
+    assert len(pd.read_csv(output)) == N_ROWS
     assert os.listdir(tmp_path) == ["p.csv"]
 
 
