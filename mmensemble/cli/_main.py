@@ -213,6 +213,16 @@ def _parser():
             "missing; the baseline plus the contributions is the prediction"
         ),
     )
+    predict.add_argument(
+        "--novelty",
+        action="store_true",
+        help=(
+            "add, per image, audio, text, video or signal modality, "
+            "'<modality>_novelty' (the row's distance to the training rows' "
+            "embeddings over their 99th percentile; empty where the cell is "
+            "missing) and '<modality>_unlike_training' (True above 1)"
+        ),
+    )
     predict.set_defaults(command=_run_predict)
 
     evaluate = _model_command(
@@ -290,6 +300,7 @@ def _run_fit(args):
     from sklearn.utils.multiclass import type_of_target
 
     from .._persistence import save
+    from ..inspection._novelty import ModalityNovelty
     from ._recipes import RoleModel, build_estimator
 
     _check_output(args.output, "the model")
@@ -330,6 +341,8 @@ def _run_fit(args):
             raise CommandError(
                 f"could not fit the {args.fusion!r} model on {args.data}: {exc}"
             ) from exc
+        # The training rows' embeddings are cache hits: fit just encoded them.
+        model.novelty = ModalityNovelty(estimator).fit(frame[model.columns])
     save(model, args.output)
     if args.fusion == "auto":
         _print_leaderboard(estimator)
@@ -438,7 +451,7 @@ def _run_predict(args):
     model = read_model(args.model)
     frame = read_table(args.data, model.roles)
     with _reading(args.data):
-        out = prediction_table(model, frame, explain=args.explain)
+        out = prediction_table(model, frame, explain=args.explain, novelty=args.novelty)
     try:
         with atomic_write(args.output, "w", encoding="utf-8", newline="") as file:
             out.to_csv(file, index="id" not in out.columns, index_label="row")

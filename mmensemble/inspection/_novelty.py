@@ -1,0 +1,368 @@
+"""Per-modality novelty: is a row's image, clip or text unlike the training data?
+
+:class:`ModalityNovelty` keeps, for every modality of a fitted fusion model
+that starts with a cell encoder, a compact summary of the training rows'
+embeddings, and scores new rows against it: a score per modality, and a flag
+when the score is beyond the 99th percentile of the training rows' scores,
+measured on held-out rows (cross-validated within the summarised sample).
+"""
+
+import warnings
+from dataclasses import field
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import pairwise_distances_chunked
+from sklearn.model_selection import KFold
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .._compat import HasMethods, Interval, StrOptions
+from .._parameters import estimator_parameters
+from ..encoders._base import BaseCellEncoder
+from ..fusion._modality import as_frame, resolve_columns
+from ..fusion._plumbing import encode, leading_encoder, modality_rows
+from ._importance import InspectionError, find_fusion_step
+
+__all__ = ["ModalityNovelty"]
+
+# The smallest number of present rows a modality's summary is fitted on.
+_MIN_ROWS = 10
+# A dimension's scale is at least this share of the mean scale, so that
+# (nearly) constant embedding dimensions do not blow up.
+_SCALE_FLOOR = 1e-2
+
+
+@estimator_parameters
+class ModalityNovelty(BaseEstimator):
+    """Per-modality "unlike training" scores and flags for a fusion model's rows.
+
+    For every modality of ``estimator`` whose model starts with a cell
+    encoder (image, audio, text, video, signal), ``fit`` encodes a sample of
+    the training rows with the fitted encoder (a cache hit when the model was
+    just fitted on them) and keeps a compact summary of the embeddings: their
+    per-dimension mean and scale and a principal subspace of
+    ``n_components`` dimensions. A row's raw score is, with
+    ``method="mahalanobis"``, its Mahalanobis distance in that subspace plus
+    its residual off the subspace (the negative log-likelihood of
+    probabilistic PCA, up to constants), or, with ``method="knn"``, its
+    distance to the ``n_neighbors``-th nearest sampled training row in the
+    whitened subspace plus the same residual.
+
+    The flag threshold is the ``quantile`` of the training rows' raw scores
+    measured honestly: the sample is split into ``cv`` folds, each fold is
+    scored by a summary fitted on the others, and the quantile is taken over
+    those held-out scores (in-sample scores are smaller, and would flag far
+    more than ``1 - quantile`` of new normal rows). The reported novelty is
+    the raw score over that threshold: above 1 is flagged.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fusion estimator (:class:`~mmensemble.AutoFusionClassifier`,
+        :class:`~mmensemble.FeatureFusion` in a pipeline, voting, stacking,
+        the fusion network), or a pipeline or search holding one. A fitted
+        one is used as it is; an unfitted one is cloned and fitted on
+        ``fit``'s ``X`` and ``y``.
+
+    n_components : int, default=32
+        Dimensions of each modality's principal subspace (at most the
+        embedding width and half the number of rows).
+
+    method : {"mahalanobis", "knn"}, default="mahalanobis"
+        How a row is scored against the summary (see above). ``"knn"`` also
+        stores the sample's projected rows (``max_samples`` by
+        ``n_components`` float32 values per modality).
+
+    n_neighbors : int, default=5
+        The neighbour whose distance scores a row under ``method="knn"``.
+
+    max_samples : int, default=2000
+        Training rows, drawn at random, each modality's summary and threshold
+        are fitted on (all of them when there are fewer).
+
+    quantile : float, default=0.99
+        The share of held-out training rows' scores below the flag
+        threshold.
+
+    cv : int, default=5
+        Folds of the held-out scores the threshold is the quantile of.
+
+    random_state : int, RandomState instance or None, default=0
+        Draws the sample and the folds.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted estimator: ``estimator`` itself when it was fitted.
+
+    modalities_ : list of (str, encoder, columns)
+        Each summarised modality's name, fitted cell encoder and columns.
+
+    summaries_ : dict of str to summary
+        Each modality's summary of its training embeddings; its
+        ``threshold_`` is the raw score a novelty of 1 stands for, its
+        ``n_rows_`` the number of rows it was fitted on.
+
+    See Also
+    --------
+    sklearn.covariance.EllipticEnvelope : Mahalanobis outlier detection on
+        numeric features.
+    sklearn.neighbors.LocalOutlierFactor : Novelty detection by neighbour
+        distances (``novelty=True``).
+
+    Notes
+    -----
+    A row whose modality is missing (or whose cell could not be decoded under
+    ``on_error="missing"``) gets a NaN score and no flag for that modality.
+    Modalities without a cell encoder (numeric or categorical columns, a
+    TF-IDF text model) are not summarised, nor, with a warning, those present
+    in fewer than 10 sampled training rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from mmensemble import ModalityNovelty, ModalityVotingClassifier
+    >>> from mmensemble import SignalEncoder
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"series": [rng.normal(size=50) for _ in range(200)]})
+    >>> y = np.arange(200) % 2
+    >>> model = make_pipeline(SignalEncoder(), LogisticRegression())
+    >>> vote = ModalityVotingClassifier([("series", model, "series")]).fit(X, y)
+    >>> novelty = ModalityNovelty(vote).fit(X)
+    >>> new = pd.DataFrame({"series": [rng.normal(size=50), 50 + rng.normal(size=50),
+    ...                                None]})
+    >>> novelty.score_rows(new)["series_unlike_training"].tolist()
+    [False, True, False]
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods("fit")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "method": [StrOptions({"mahalanobis", "knn"})],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "max_samples": [Interval(Integral, _MIN_ROWS, None, closed="left")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    _required_parameters: ClassVar[list] = ["estimator"]
+
+    estimator: object = field(kw_only=False)
+    n_components: int = 32
+    method: str = "mahalanobis"
+    n_neighbors: int = 5
+    max_samples: int = 2000
+    quantile: float = 0.99
+    cv: int = 5
+    random_state: object = 0
+
+    def fit(self, X, y=None):
+        """Summarise each encoded modality's training embeddings.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of columns or 2-D array-like
+            The training rows (those ``estimator`` was fitted on).
+        y : array-like of shape (n_samples,), default=None
+            The target, only needed to fit an unfitted ``estimator``.
+
+        Returns
+        -------
+        self : object
+            The fitted summaries.
+        """
+        self._validate_params()
+        frame = as_frame(X)
+        self.estimator_ = self._fitted_estimator(frame, y)
+        rng = check_random_state(self.random_state)
+        rows = np.sort(
+            rng.choice(len(frame), min(len(frame), self.max_samples), replace=False)
+        )
+        sample = frame.iloc[rows]
+        self.modalities_, self.summaries_ = [], {}
+        for name, encoder, columns in _cell_encoders(self.estimator_, frame):
+            embeddings = _embeddings(self.estimator_, name, encoder, columns, sample)
+            embeddings = embeddings[~np.isnan(embeddings).all(axis=1)]
+            if len(embeddings) < _MIN_ROWS:
+                warnings.warn(
+                    f"modality {name!r} is present in {len(embeddings)} of the "
+                    f"{len(sample)} sampled training rows, fewer than the "
+                    f"{_MIN_ROWS} a novelty summary needs; its rows get no "
+                    "novelty score",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
+            self.modalities_.append((name, encoder, columns))
+            self.summaries_[name] = self._summary(embeddings, rng)
+        return self
+
+    def score_rows(self, X):
+        """The novelty score and flag of every summarised modality of each row.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of columns or 2-D array-like
+            The rows, with the columns the estimator was fitted on.
+
+        Returns
+        -------
+        table : DataFrame
+            Indexed as ``X``; for each modality (in the order of
+            ``modalities_``) ``<modality>_novelty``, the row's raw score over
+            the training threshold (NaN where the modality is missing), and
+            ``<modality>_unlike_training``, True where it is above 1.
+        """
+        check_is_fitted(self, "summaries_")
+        frame = as_frame(X)
+        table = pd.DataFrame(index=frame.index)
+        for name, encoder, columns in self.modalities_:
+            embeddings = _embeddings(self.estimator_, name, encoder, columns, frame)
+            summary = self.summaries_[name]
+            novelty = summary.raw_scores(embeddings) / summary.threshold_
+            table[f"{name}_novelty"] = novelty
+            table[f"{name}_unlike_training"] = novelty > 1.0  # NaN: False
+        return table
+
+    def _fitted_estimator(self, frame, y):
+        try:
+            check_is_fitted(self.estimator)
+        except NotFittedError:
+            if y is None:
+                raise InspectionError(
+                    f"estimator={self.estimator!r} is not fitted; pass y to fit it "
+                    "on X, or pass the fitted estimator"
+                ) from None
+            return clone(self.estimator).fit(frame, y)
+        return self.estimator
+
+    def _summary(self, embeddings, rng):
+        """The summary of ``embeddings`` with its honestly measured threshold."""
+        options = {
+            "n_components": self.n_components,
+            "method": self.method,
+            "n_neighbors": self.n_neighbors,
+        }
+        n_splits = min(self.cv, len(embeddings) // 2)
+        folds = KFold(n_splits, shuffle=True, random_state=rng.randint(2**31))
+        held_out = np.empty(len(embeddings))
+        for train, test in folds.split(embeddings):
+            fold = _EmbeddingSummary(**options).fit(embeddings[train])
+            held_out[test] = fold.raw_scores(embeddings[test])
+        summary = _EmbeddingSummary(**options).fit(embeddings)
+        summary.threshold_ = float(np.quantile(held_out, self.quantile))
+        return summary
+
+
+class _EmbeddingSummary:
+    """Mean, scale and principal subspace of one modality's embeddings.
+
+    Parameters
+    ----------
+    n_components : int
+        Dimensions of the subspace (capped by the width and half the rows).
+    method : {"mahalanobis", "knn"}
+        How :meth:`raw_scores` scores rows.
+    n_neighbors : int
+        The neighbour of the ``"knn"`` score.
+    """
+
+    def __init__(self, *, n_components, method, n_neighbors):
+        self.n_components = n_components
+        self.method = method
+        self.n_neighbors = n_neighbors
+
+    def fit(self, embeddings):
+        """Fit the summary on the rows of ``embeddings`` (no NaN row)."""
+        embeddings = np.asarray(embeddings, dtype=np.float64)
+        self.mean_ = embeddings.mean(axis=0)
+        scale = embeddings.std(axis=0)
+        self.scale_ = np.maximum(scale, _SCALE_FLOOR * max(scale.mean(), 1e-12))
+        standard = (embeddings - self.mean_) / self.scale_
+        n_rows, width = standard.shape
+        # At most half the rows' dimensions, so that the rows' variance off the
+        # subspace (the residual's scale) is measured on the rows too.
+        rank = max(1, min(self.n_components, width, (n_rows - 1) // 2))
+        _, singular, components = np.linalg.svd(standard, full_matrices=False)
+        variances = singular**2 / max(n_rows - 1, 1)
+        floor = 1e-6 * max(variances.sum() / width, 1e-12)
+        self.components_ = components[:rank].astype(np.float32)
+        self.variances_ = np.maximum(variances[:rank], floor)
+        # The mean variance of the dimensions left out; infinite when none is
+        # (a full-rank subspace leaves no residual to score).
+        left = variances[rank:].sum() / (width - rank) if width > rank else np.inf
+        self.residual_variance_ = float(max(left, floor))
+        if self.method == "knn":
+            whitened = standard @ self.components_.T / np.sqrt(self.variances_)
+            self.neighbors_ = whitened.astype(np.float32)
+        return self
+
+    def raw_scores(self, embeddings):
+        """Raw scores of the rows of ``embeddings``; NaN for all-NaN rows."""
+        embeddings = np.asarray(embeddings, dtype=np.float64)
+        scores = np.full(len(embeddings), np.nan)
+        present = ~np.isnan(embeddings).all(axis=1)
+        if not present.any():
+            return scores
+        standard = (embeddings[present] - self.mean_) / self.scale_
+        components = self.components_.astype(np.float64)
+        projected = standard @ components.T
+        residual = standard - projected @ components
+        residual = (residual**2).sum(axis=1) / self.residual_variance_
+        whitened = projected / np.sqrt(self.variances_)
+        if self.method == "mahalanobis":
+            inside = (whitened**2).sum(axis=1)
+        else:
+            inside = self._neighbor_distances(whitened)
+        scores[present] = (inside + residual) / standard.shape[1]
+        return scores
+
+    def _neighbor_distances(self, whitened):
+        """Squared distance of each row to its ``n_neighbors``-th sampled row."""
+        k = min(self.n_neighbors, len(self.neighbors_)) - 1
+
+        def kth(chunk, start):
+            return np.partition(chunk, k, axis=1)[:, k]
+
+        chunks = pairwise_distances_chunked(
+            whitened, self.neighbors_.astype(np.float64), reduce_func=kth
+        )
+        return np.concatenate(list(chunks)) ** 2
+
+
+def _cell_encoders(estimator, frame):
+    """``(name, fitted cell encoder, columns)`` of each encoded modality."""
+    fusion = find_fusion_step(estimator)
+    if fusion is None:
+        raise InspectionError(
+            f"could not find the modalities of {type(estimator).__name__}: pass a "
+            "fitted fusion estimator, or a pipeline or search holding one; got "
+            f"estimator={estimator!r}"
+        )
+    for name, model, columns in fusion.modalities_:
+        encoder = model if isinstance(model, BaseCellEncoder) else None
+        encoder = encoder or leading_encoder(model)
+        if encoder is not None:
+            yield name, encoder, resolve_columns(columns, frame)
+
+
+def _embeddings(estimator, name, encoder, columns, frame):
+    """A modality's embeddings of the rows of ``frame``; NaN rows where missing."""
+    on_error = getattr(find_fusion_step(estimator), "on_error", None)
+    cells, missing, _ = modality_rows(
+        name, frame, columns, encoder, on_error, fit=False
+    )
+    width = len(encoder.get_feature_names_out())
+    block, missing = encode(name, encoder, cells, missing, width)
+    block = np.asarray(block, dtype=np.float64)
+    block[missing] = np.nan
+    return block
