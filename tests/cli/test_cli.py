@@ -253,6 +253,47 @@ def test_predict_without_id_column_writes_row_numbers(early_model, table, tmp_pa
     assert predictions["row"].tolist() == list(range(N_ROWS))
 
 
+def test_predict_novelty_adds_a_score_and_a_flag_per_encoded_modality(
+    early_model, table, tmp_path, capsys
+):
+    from sklearn.datasets import load_sample_image
+
+    csv, data = table
+    # rows 0-3 get a photograph instead of the training rows' dark squares
+    photo = load_sample_image("china.jpg")[100:228, 200:328]
+    Image.fromarray(photo).save(csv.parent / "media" / "photo.png")
+    foreign = data.assign(photo=["media/photo.png"] * 4 + data["photo"][4:].tolist())
+    foreign.to_csv(csv.parent / "foreign.csv", index=False)
+    argv = ["predict", early_model, csv.parent / "foreign.csv", "--novelty"]
+    status, _, _ = run(capsys, *argv, "-o", tmp_path / "p.csv")
+    assert status == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    # TF-IDF text and the numeric columns have no cell encoder: no columns
+    assert predictions.columns[4:].tolist() == [
+        "image_novelty",
+        "image_unlike_training",
+        "audio_novelty",
+        "audio_unlike_training",
+    ]
+    flags = predictions["image_unlike_training"]
+    assert flags[:4].all() and flags[4:].mean() <= 0.1
+    assert (predictions["image_novelty"][:4] > 1).all()
+    # row 5 has no clip: no score, no flag
+    assert np.isnan(predictions.loc[5, "audio_novelty"])
+    assert not predictions.loc[5, "audio_unlike_training"]
+    assert predictions["audio_novelty"].drop(5).notna().all()
+
+    older = mmensemble.load(early_model)
+    del older.novelty  # as in files written before the summaries existed
+    mmensemble.save(older, tmp_path / "older.mmen")
+    assert_error(
+        capsys,
+        ["predict", tmp_path / "older.mmen", csv, "--novelty", "-o", tmp_path / "q"],
+        "holds no novelty summaries",
+        "fit it again",
+    )
+
+
 def test_missing_column_is_named_with_the_available_ones(table, tmp_path, capsys):
     csv, data = table
     line = assert_error(
