@@ -488,9 +488,7 @@ def _novelty_section(model, frame, y, prediction):
             {
                 "modality": name,
                 "rows with it": int(scores[f"{name}_novelty"].notna().sum()),
-                "flagged unlike training": int(
-                    scores[f"{name}_unlike_training"].sum()
-                ),
+                "flagged unlike training": int(scores[f"{name}_unlike_training"].sum()),
             }
             for name in names
         ]
