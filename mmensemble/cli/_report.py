@@ -445,9 +445,7 @@ def _rows_table(positions, context):
     rows = []
     for position in positions:
         row = {
-            "row": frame["id"].iloc[position]
-            if "id" in frame.columns
-            else frame.index[position],
+            "row": _row_label(frame, position),
             "true": context["y"][position],
             "predicted": context["prediction"][position],
             fit_name: format(fit_value[position], fit_format),
@@ -460,6 +458,13 @@ def _rows_table(positions, context):
         row.update(_input_cells(context["model"], frame, position))
         rows.append(row)
     return _table(pd.DataFrame(rows, dtype=object))
+
+
+def _row_label(frame, position):
+    """A row's ``id`` cell, or its index label when there is no such column."""
+    return (
+        frame["id"].iloc[position] if "id" in frame.columns else frame.index[position]
+    )
 
 
 def _input_cells(model, frame, position):
@@ -502,9 +507,7 @@ def _novelty_section(model, frame, y, prediction):
     rows = []
     for position in shown:
         row = {
-            "row": frame["id"].iloc[position]
-            if "id" in frame.columns
-            else frame.index[position],
+            "row": _row_label(frame, position),
             "true": y[position],
             "predicted": prediction[position],
         }

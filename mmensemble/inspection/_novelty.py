@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import pairwise_distances_chunked
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._compat import HasMethods, Interval, StrOptions
+from .._compat import HasMethods, Interval
 from .._parameters import estimator_parameters
 from ..encoders._base import BaseCellEncoder
 from ..fusion._modality import as_frame, resolve_columns
@@ -48,12 +47,12 @@ class ModalityNovelty(BaseEstimator):
     the training rows with the fitted encoder (a cache hit when the model was
     just fitted on them) and keeps a compact summary of the embeddings: their
     per-dimension mean and scale and a principal subspace of
-    ``n_components`` dimensions. A row's raw score is, with
-    ``method="mahalanobis"``, its Mahalanobis distance in that subspace plus
-    its residual off the subspace (the negative log-likelihood of
-    probabilistic PCA, up to constants), or, with ``method="knn"``, its
-    distance to the ``n_neighbors``-th nearest sampled training row in the
-    whitened subspace plus the same residual.
+    ``n_components`` dimensions. A row's raw score is its squared Mahalanobis
+    distance in that subspace plus its squared residual off the subspace
+    over the mean variance of the dimensions left out (the negative
+    log-likelihood of probabilistic PCA, up to constants), so that a row
+    unlike training in a direction the training rows hardly vary along
+    counts too.
 
     The flag threshold is the ``quantile`` of the training rows' raw scores
     measured honestly: the sample is split into ``cv`` folds, each fold is
@@ -74,14 +73,6 @@ class ModalityNovelty(BaseEstimator):
     n_components : int, default=32
         Dimensions of each modality's principal subspace (at most the
         embedding width and half the number of rows).
-
-    method : {"mahalanobis", "knn"}, default="mahalanobis"
-        How a row is scored against the summary (see above). ``"knn"`` also
-        stores the sample's projected rows (``max_samples`` by
-        ``n_components`` float32 values per modality).
-
-    n_neighbors : int, default=5
-        The neighbour whose distance scores a row under ``method="knn"``.
 
     max_samples : int, default=2000
         Training rows, drawn at random, each modality's summary and threshold
@@ -114,8 +105,8 @@ class ModalityNovelty(BaseEstimator):
     --------
     sklearn.covariance.EllipticEnvelope : Mahalanobis outlier detection on
         numeric features.
-    sklearn.neighbors.LocalOutlierFactor : Novelty detection by neighbour
-        distances (``novelty=True``).
+    sklearn.decomposition.PCA.score_samples : The probabilistic PCA
+        log-likelihood of each row.
 
     Notes
     -----
@@ -148,8 +139,6 @@ class ModalityNovelty(BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods("fit")],
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "method": [StrOptions({"mahalanobis", "knn"})],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "max_samples": [Interval(Integral, _MIN_ROWS, None, closed="left")],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
         "cv": [Interval(Integral, 2, None, closed="left")],
@@ -160,8 +149,6 @@ class ModalityNovelty(BaseEstimator):
 
     estimator: object = field(kw_only=False)
     n_components: int = 32
-    method: str = "mahalanobis"
-    n_neighbors: int = 5
     max_samples: int = 2000
     quantile: float = 0.99
     cv: int = 5
@@ -249,20 +236,15 @@ class ModalityNovelty(BaseEstimator):
 
     def _summary(self, embeddings, rng):
         """The summary of ``embeddings`` with its honestly measured threshold."""
-        options = {
-            "n_components": self.n_components,
-            "method": self.method,
-            "n_neighbors": self.n_neighbors,
-        }
         n_splits = min(self.cv, len(embeddings) // 2)
         folds = KFold(n_splits, shuffle=True, random_state=rng.randint(2**31))
         held_out = np.empty(len(embeddings))
         # Small products: one BLAS thread is faster, much more so on a busy machine.
         with threadpool_limits(limits=1, user_api="blas"):
             for train, test in folds.split(embeddings):
-                fold = _EmbeddingSummary(**options).fit(embeddings[train])
+                fold = _EmbeddingSummary(self.n_components).fit(embeddings[train])
                 held_out[test] = fold.raw_scores(embeddings[test])
-            summary = _EmbeddingSummary(**options).fit(embeddings)
+            summary = _EmbeddingSummary(self.n_components).fit(embeddings)
         summary.threshold_ = float(np.quantile(held_out, self.quantile))
         return summary
 
@@ -274,16 +256,10 @@ class _EmbeddingSummary:
     ----------
     n_components : int
         Dimensions of the subspace (capped by the width and half the rows).
-    method : {"mahalanobis", "knn"}
-        How :meth:`raw_scores` scores rows.
-    n_neighbors : int
-        The neighbour of the ``"knn"`` score.
     """
 
-    def __init__(self, *, n_components, method, n_neighbors):
+    def __init__(self, n_components):
         self.n_components = n_components
-        self.method = method
-        self.n_neighbors = n_neighbors
 
     def fit(self, embeddings):
         """Fit the summary on the rows of ``embeddings`` (no NaN row)."""
@@ -293,6 +269,7 @@ class _EmbeddingSummary:
         self.scale_ = np.maximum(scale, _SCALE_FLOOR * max(scale.mean(), 1e-12))
         standard = (embeddings - self.mean_) / self.scale_
         n_rows, width = standard.shape
+        self.n_rows_ = n_rows
         # At most half the rows' dimensions, so that the rows' variance off the
         # subspace (the residual's scale) is measured on the rows too.
         rank = max(1, min(self.n_components, width, (n_rows - 1) // 2))
@@ -306,42 +283,39 @@ class _EmbeddingSummary:
         # (a full-rank subspace leaves no residual to score).
         left = (total - variances.sum()) / (width - rank) if width > rank else np.inf
         self.residual_variance_ = float(max(left, floor))
-        if self.method == "knn":
-            whitened = standard @ self.components_.T / np.sqrt(self.variances_)
-            self.neighbors_ = whitened.astype(np.float32)
         return self
+
+    def project(self, embeddings):
+        """Whitened subspace coordinates and scaled squared residuals of rows.
+
+        Parameters
+        ----------
+        embeddings : ndarray of shape (n_rows, width)
+            Rows without NaN.
+
+        Returns
+        -------
+        whitened : ndarray of shape (n_rows, n_components)
+            Coordinates in the subspace over their training standard deviation.
+        residual : ndarray of shape (n_rows,)
+            Squared distance to the subspace over the mean variance of the
+            dimensions left out.
+        """
+        standard = (np.asarray(embeddings, dtype=np.float64) - self.mean_) / self.scale_
+        components = self.components_.astype(np.float64)
+        projected = standard @ components.T
+        residual = ((standard - projected @ components) ** 2).sum(axis=1)
+        return projected / np.sqrt(self.variances_), residual / self.residual_variance_
 
     def raw_scores(self, embeddings):
         """Raw scores of the rows of ``embeddings``; NaN for all-NaN rows."""
         embeddings = np.asarray(embeddings, dtype=np.float64)
         scores = np.full(len(embeddings), np.nan)
         present = ~np.isnan(embeddings).all(axis=1)
-        if not present.any():
-            return scores
-        standard = (embeddings[present] - self.mean_) / self.scale_
-        components = self.components_.astype(np.float64)
-        projected = standard @ components.T
-        residual = standard - projected @ components
-        residual = (residual**2).sum(axis=1) / self.residual_variance_
-        whitened = projected / np.sqrt(self.variances_)
-        if self.method == "mahalanobis":
-            inside = (whitened**2).sum(axis=1)
-        else:
-            inside = self._neighbor_distances(whitened)
-        scores[present] = (inside + residual) / standard.shape[1]
+        if present.any():
+            whitened, residual = self.project(embeddings[present])
+            scores[present] = ((whitened**2).sum(axis=1) + residual) / len(self.mean_)
         return scores
-
-    def _neighbor_distances(self, whitened):
-        """Squared distance of each row to its ``n_neighbors``-th sampled row."""
-        k = min(self.n_neighbors, len(self.neighbors_)) - 1
-
-        def kth(chunk, start):
-            return np.partition(chunk, k, axis=1)[:, k]
-
-        chunks = pairwise_distances_chunked(
-            whitened, self.neighbors_.astype(np.float64), reduce_func=kth
-        )
-        return np.concatenate(list(chunks)) ** 2
 
 
 def _cell_encoders(estimator, frame):
