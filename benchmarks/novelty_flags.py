@@ -38,8 +38,10 @@ from fusion_accuracy import FASHION_DIR, QUICK_ROWS, read_idx, subsample
 from PIL import Image
 from sklearn.model_selection import KFold
 
+from mmensemble import save
 from mmensemble.cli._main import main as mmensemble_main
 from mmensemble.cli._main import read_model, read_table
+from mmensemble.cli._recipes import RoleModel
 from mmensemble.datasets import load_spoken_digits
 from mmensemble.inspection._novelty import _embeddings, _EmbeddingSummary
 
@@ -75,7 +77,7 @@ class KNNBaseline:
         self.fitted_ = {}
         rng = np.random.default_rng(0)
         for name, encoder, columns in novelty.modalities_:
-            rows = _embeddings(novelty.estimator_, name, encoder, columns, train)
+            rows = _embeddings(name, encoder, columns, train)
             rows = rows[~np.isnan(rows).all(axis=1)]
             held_out = np.empty(len(rows))
             for fold_train, fold_test in KFold(5, shuffle=True, random_state=0).split(
@@ -111,7 +113,7 @@ class KNNBaseline:
         """Each modality's distances over its threshold (NaN where missing)."""
         scores = {}
         for name, encoder, columns in self.novelty_.modalities_:
-            rows = _embeddings(self.novelty_.estimator_, name, encoder, columns, frame)
+            rows = _embeddings(name, encoder, columns, frame)
             present = ~np.isnan(rows).all(axis=1)
             scores[name] = np.full(len(rows), np.nan)
             summary, stored, threshold = self.fitted_[name]
@@ -204,6 +206,12 @@ def run(quick, random_state, fashion_dir):
     print(
         f"mmensemble fit (no flag, {model.fusion} fusion): {fit_seconds:.0f} s; "
         f"test accuracy with the replaced images: {accuracy:.3f}"
+    )
+    without = os.path.join(folder, "without_novelty.mmen")
+    save(RoleModel(**{**vars(model), "novelty": None}), without)
+    print(
+        f"model file: {os.path.getsize(paths['model']) / 1024:.0f} KB, "
+        f"{os.path.getsize(without) / 1024:.0f} KB without the novelty summaries"
     )
     train = read_table(paths["train"], model.roles, target="label")[model.columns]
     test = read_table(paths["test"], model.roles)[model.columns]

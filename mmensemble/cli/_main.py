@@ -342,7 +342,9 @@ def _run_fit(args):
                 f"could not fit the {args.fusion!r} model on {args.data}: {exc}"
             ) from exc
         # The training rows' embeddings are cache hits: fit just encoded them.
-        model.novelty = ModalityNovelty(estimator).fit(frame[model.columns])
+        model.novelty = ModalityNovelty.from_estimator(estimator).fit(
+            frame[model.columns]
+        )
     save(model, args.output)
     if args.fusion == "auto":
         _print_leaderboard(estimator)

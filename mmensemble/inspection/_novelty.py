@@ -1,20 +1,20 @@
 """Per-modality novelty: is a row's image, clip or text unlike the training data?
 
-:class:`ModalityNovelty` keeps, for every modality of a fitted fusion model
-that starts with a cell encoder, a compact summary of the training rows'
-embeddings, and scores new rows against it: a score per modality, and a flag
-when the score is beyond the 99th percentile of the training rows' scores,
-measured on held-out rows (cross-validated within the summarised sample).
+:class:`ModalityNovelty` keeps, for every modality encoded by a cell encoder
+(those of a fitted fusion model, through :meth:`ModalityNovelty.from_estimator`),
+a compact summary of the training rows' embeddings, and scores new rows
+against it: a score per modality, and a flag when the score is beyond the 99th
+percentile of the training rows' scores, measured on held-out rows
+(cross-validated within the summarised sample).
 """
 
 import warnings
-from dataclasses import field
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
@@ -22,11 +22,11 @@ from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._compat import HasMethods, Interval
+from .._compat import Interval
 from .._parameters import estimator_parameters
 from ..encoders._base import BaseCellEncoder
-from ..fusion._modality import as_frame, resolve_columns
-from ..fusion._plumbing import encode, leading_encoder, modality_rows
+from ..fusion._modality import BaseModalityComposition, as_frame, resolve_columns
+from ..fusion._plumbing import encode, fit_encode, leading_encoder, modality_rows
 from ._importance import InspectionError, find_fusion_step
 
 __all__ = ["ModalityNovelty"]
@@ -39,20 +39,20 @@ _SCALE_FLOOR = 1e-2
 
 
 @estimator_parameters
-class ModalityNovelty(BaseEstimator):
-    """Per-modality "unlike training" scores and flags for a fusion model's rows.
+class ModalityNovelty(BaseModalityComposition):
+    """Per-modality "unlike training" scores and flags for a model's rows.
 
-    For every modality of ``estimator`` whose model starts with a cell
-    encoder (image, audio, text, video, signal), ``fit`` encodes a sample of
-    the training rows with the fitted encoder (a cache hit when the model was
-    just fitted on them) and keeps a compact summary of the embeddings: their
-    per-dimension mean and scale and a principal subspace of
-    ``n_components`` dimensions. A row's raw score is its squared Mahalanobis
-    distance in that subspace plus its squared residual off the subspace
-    over the mean variance of the dimensions left out (the negative
-    log-likelihood of probabilistic PCA, up to constants), so that a row
-    unlike training in a direction the training rows hardly vary along
-    counts too.
+    For every modality, a ``(name, cell encoder, columns)`` triple as the
+    fusion estimators take them, ``fit`` encodes a sample of the training
+    rows (a cache hit when a model was just fitted on them) and keeps a
+    compact summary of the embeddings: their per-dimension mean and scale and
+    a principal subspace of ``n_components`` dimensions. A row's raw score is
+    its squared Mahalanobis distance in that subspace plus its squared
+    residual off the subspace over the mean variance of the dimensions left
+    out (the negative log-likelihood of probabilistic PCA, up to constants),
+    so that a row unlike training in a direction the training rows hardly
+    vary along counts too. :meth:`from_estimator` takes the modalities, and
+    their fitted encoders, from a fitted fusion model.
 
     The flag threshold is the ``quantile`` of the training rows' raw scores
     measured honestly: the sample is split into ``cv`` folds, each fold is
@@ -63,12 +63,11 @@ class ModalityNovelty(BaseEstimator):
 
     Parameters
     ----------
-    estimator : estimator
-        A fusion estimator (:class:`~mmensemble.AutoFusionClassifier`,
-        :class:`~mmensemble.FeatureFusion` in a pipeline, voting, stacking,
-        the fusion network), or a pipeline or search holding one. A fitted
-        one is used as it is; an unfitted one is cloned and fitted on
-        ``fit``'s ``X`` and ``y``.
+    modalities : list of (str, encoder, columns) tuples
+        Each modality's name, cell encoder (:class:`~mmensemble.ImageEncoder`,
+        :class:`~mmensemble.TextEncoder`, ...) and column. A fitted encoder
+        is used as it is; an unfitted one is cloned and fitted on the sampled
+        training rows. An empty list scores nothing.
 
     n_components : int, default=32
         Dimensions of each modality's principal subspace (at most the
@@ -90,9 +89,6 @@ class ModalityNovelty(BaseEstimator):
 
     Attributes
     ----------
-    estimator_ : estimator
-        The fitted estimator: ``estimator`` itself when it was fitted.
-
     modalities_ : list of (str, encoder, columns)
         Each summarised modality's name, fitted cell encoder and columns.
 
@@ -111,10 +107,9 @@ class ModalityNovelty(BaseEstimator):
     Notes
     -----
     A row whose modality is missing (or whose cell could not be decoded under
-    ``on_error="missing"``) gets a NaN score and no flag for that modality.
-    Modalities without a cell encoder (numeric or categorical columns, a
-    TF-IDF text model) are not summarised, nor, with a warning, those present
-    in fewer than 10 sampled training rows.
+    the encoder's ``on_error="missing"``) gets a NaN score and no flag for
+    that modality. A modality present in fewer than 10 sampled training rows
+    is not summarised (with a warning).
 
     Examples
     --------
@@ -129,7 +124,7 @@ class ModalityNovelty(BaseEstimator):
     >>> y = np.arange(200) % 2
     >>> model = make_pipeline(SignalEncoder(), LogisticRegression())
     >>> vote = ModalityVotingClassifier([("series", model, "series")]).fit(X, y)
-    >>> novelty = ModalityNovelty(vote).fit(X)
+    >>> novelty = ModalityNovelty.from_estimator(vote).fit(X)
     >>> new = pd.DataFrame({"series": [rng.normal(size=50), 50 + rng.normal(size=50),
     ...                                None]})
     >>> novelty.score_rows(new)["series_unlike_training"].tolist()
@@ -137,7 +132,7 @@ class ModalityNovelty(BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "estimator": [HasMethods("fit")],
+        "modalities": [list],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "max_samples": [Interval(Integral, _MIN_ROWS, None, closed="left")],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
@@ -145,24 +140,57 @@ class ModalityNovelty(BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    _required_parameters: ClassVar[list] = ["estimator"]
-
-    estimator: object = field(kw_only=False)
     n_components: int = 32
     max_samples: int = 2000
     quantile: float = 0.99
     cv: int = 5
     random_state: object = 0
 
+    @classmethod
+    def from_estimator(cls, estimator, **params):
+        """The novelty summaries of a fitted fusion model's encoded modalities.
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+            A fusion estimator (:class:`~mmensemble.AutoFusionClassifier`,
+            voting, stacking, the fusion network, :class:`~mmensemble.FeatureFusion`),
+            or a pipeline or search holding one. Its modalities whose model
+            is or starts with a cell encoder are taken, with their fitted
+            encoders; the others (numeric or categorical columns, a TF-IDF
+            text model) are not.
+        **params
+            The other parameters of :class:`ModalityNovelty`.
+
+        Returns
+        -------
+        novelty : ModalityNovelty
+            Unfitted: fit it on the rows the estimator was fitted on.
+        """
+        fusion = find_fusion_step(estimator)
+        if fusion is None:
+            raise InspectionError(
+                f"could not find the modalities of {type(estimator).__name__}: pass "
+                "a fitted fusion estimator, or a pipeline or search holding one; "
+                f"got estimator={estimator!r}"
+            )
+        modalities = []
+        for name, model, columns in fusion.modalities_:
+            encoder = model if isinstance(model, BaseCellEncoder) else None
+            encoder = encoder or leading_encoder(model)
+            if encoder is not None:
+                modalities.append((name, encoder, columns))
+        return cls(modalities, **params)
+
     def fit(self, X, y=None):
-        """Summarise each encoded modality's training embeddings.
+        """Summarise each modality's training embeddings.
 
         Parameters
         ----------
         X : DataFrame, dict of columns or 2-D array-like
-            The training rows (those ``estimator`` was fitted on).
-        y : array-like of shape (n_samples,), default=None
-            The target, only needed to fit an unfitted ``estimator``.
+            The training rows.
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -171,15 +199,17 @@ class ModalityNovelty(BaseEstimator):
         """
         self._validate_params()
         frame = as_frame(X)
-        self.estimator_ = self._fitted_estimator(frame, y)
         rng = check_random_state(self.random_state)
         rows = np.sort(
             rng.choice(len(frame), min(len(frame), self.max_samples), replace=False)
         )
         sample = frame.iloc[rows]
         self.modalities_, self.summaries_ = [], {}
-        for name, encoder, columns in _cell_encoders(self.estimator_, frame):
-            embeddings = _embeddings(self.estimator_, name, encoder, columns, sample)
+        # A model with no encoded modality gives an empty list: nothing to score.
+        triples = self._check_modalities(allow=()) if self.modalities else []
+        for name, encoder, columns in triples:
+            columns = resolve_columns(columns, frame)
+            encoder, embeddings = _fitted_embeddings(name, encoder, columns, sample)
             embeddings = embeddings[~np.isnan(embeddings).all(axis=1)]
             if len(embeddings) < _MIN_ROWS:
                 warnings.warn(
@@ -201,7 +231,7 @@ class ModalityNovelty(BaseEstimator):
         Parameters
         ----------
         X : DataFrame, dict of columns or 2-D array-like
-            The rows, with the columns the estimator was fitted on.
+            The rows, with the modalities' columns.
 
         Returns
         -------
@@ -215,24 +245,12 @@ class ModalityNovelty(BaseEstimator):
         frame = as_frame(X)
         table = pd.DataFrame(index=frame.index)
         for name, encoder, columns in self.modalities_:
-            embeddings = _embeddings(self.estimator_, name, encoder, columns, frame)
+            embeddings = _embeddings(name, encoder, columns, frame)
             summary = self.summaries_[name]
             novelty = summary.raw_scores(embeddings) / summary.threshold_
             table[f"{name}_novelty"] = novelty
             table[f"{name}_unlike_training"] = novelty > 1.0  # NaN: False
         return table
-
-    def _fitted_estimator(self, frame, y):
-        try:
-            check_is_fitted(self.estimator)
-        except NotFittedError:
-            if y is None:
-                raise InspectionError(
-                    f"estimator={self.estimator!r} is not fitted; pass y to fit it "
-                    "on X, or pass the fitted estimator"
-                ) from None
-            return clone(self.estimator).fit(frame, y)
-        return self.estimator
 
     def _summary(self, embeddings, rng):
         """The summary of ``embeddings`` with its honestly measured threshold."""
@@ -318,30 +336,26 @@ class _EmbeddingSummary:
         return scores
 
 
-def _cell_encoders(estimator, frame):
-    """``(name, fitted cell encoder, columns)`` of each encoded modality."""
-    fusion = find_fusion_step(estimator)
-    if fusion is None:
-        raise InspectionError(
-            f"could not find the modalities of {type(estimator).__name__}: pass a "
-            "fitted fusion estimator, or a pipeline or search holding one; got "
-            f"estimator={estimator!r}"
-        )
-    for name, model, columns in fusion.modalities_:
-        encoder = model if isinstance(model, BaseCellEncoder) else None
-        encoder = encoder or leading_encoder(model)
-        if encoder is not None:
-            yield name, encoder, resolve_columns(columns, frame)
+def _fitted_embeddings(name, encoder, columns, frame):
+    """The encoder (fitted on ``frame`` when it was not) and its embeddings."""
+    try:
+        check_is_fitted(encoder)
+    except NotFittedError:
+        cells, missing, _ = modality_rows(name, frame, columns, encoder, None, fit=True)
+        encoder = clone(encoder)
+        block, missing, _ = fit_encode(name, encoder, cells, missing)
+        return encoder, _with_nan_rows(block, missing)
+    return encoder, _embeddings(name, encoder, columns, frame)
 
 
-def _embeddings(estimator, name, encoder, columns, frame):
+def _embeddings(name, encoder, columns, frame):
     """A modality's embeddings of the rows of ``frame``; NaN rows where missing."""
-    on_error = getattr(find_fusion_step(estimator), "on_error", None)
-    cells, missing, _ = modality_rows(
-        name, frame, columns, encoder, on_error, fit=False
-    )
+    cells, missing, _ = modality_rows(name, frame, columns, encoder, None, fit=False)
     width = len(encoder.get_feature_names_out())
-    block, missing = encode(name, encoder, cells, missing, width)
+    return _with_nan_rows(*encode(name, encoder, cells, missing, width))
+
+
+def _with_nan_rows(block, missing):
     block = np.asarray(block, dtype=np.float64)
     block[missing] = np.nan
     return block

@@ -228,6 +228,10 @@ def test_regression_round_trip(table, tmp_path, capsys):
     assert status == 0
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert list(predictions.columns) == ["id", "prediction"]
+    # TF-IDF text and numbers: no modality with a cell encoder to score
+    argv = ["predict", model_path, csv, "--novelty", "-o", tmp_path / "n.csv"]
+    assert run(capsys, *argv)[0] == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "n.csv"), predictions)
     assert np.corrcoef(predictions["prediction"], data["price"])[0, 1] > 0.5
 
     status, out, _ = run(

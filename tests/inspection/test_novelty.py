@@ -63,7 +63,7 @@ def fitted():
 @pytest.mark.parametrize("n_components", [4, 32])
 def test_flags_fire_on_other_data_and_rarely_on_normal_rows(fitted, n_components):
     vote, X, _, normal, other = fitted
-    novelty = ModalityNovelty(vote, n_components=n_components).fit(X)
+    novelty = ModalityNovelty.from_estimator(vote, n_components=n_components).fit(X)
     # the numeric modality has no cell encoder: it is not summarised
     assert [name for name, _, _ in novelty.modalities_] == ["audio"]
     on_normal = novelty.score_rows(normal)["audio_unlike_training"]
@@ -75,7 +75,7 @@ def test_flags_fire_on_other_data_and_rarely_on_normal_rows(fitted, n_components
 
 def test_missing_cells_get_no_score_and_no_flag(fitted):
     vote, X, _, _, other = fitted
-    novelty = ModalityNovelty(vote).fit(X)
+    novelty = ModalityNovelty.from_estimator(vote).fit(X)
     rows = other.iloc[:4].copy()
     rows.index = ["a", "b", "c", "d"]
     rows.loc[["b", "d"], "clip"] = None
@@ -88,23 +88,36 @@ def test_missing_cells_get_no_score_and_no_flag(fitted):
 
 
 def test_save_load_and_clone_round_trips(fitted, tmp_path):
-    vote, X, y, normal, other = fitted
-    novelty = ModalityNovelty(vote, n_components=8, max_samples=300).fit(X)
+    vote, X, _, normal, other = fitted
+    novelty = ModalityNovelty.from_estimator(vote, n_components=8, max_samples=300)
+    novelty.fit(X)
     rows = pd.concat([normal.iloc[:20], other.iloc[:20]])
     expected = novelty.score_rows(rows)
     path = tmp_path / "novelty.mmen"
     mmensemble.save(novelty, path)
     pd.testing.assert_frame_equal(mmensemble.load(path).score_rows(rows), expected)
-    # a clone holds an unfitted copy of the estimator, fitted again on X and y
+    # the file holds the encoders and summaries, not the fusion model
+    assert path.stat().st_size < 100_000
+    # a clone holds unfitted copies of the encoders, fitted again on the sample
     copy = clone(novelty)
-    assert copy.get_params(deep=False).keys() == novelty.get_params(deep=False).keys()
+    assert copy.get_params()["audio__n_fft"] == 256
     assert (copy.n_components, copy.max_samples) == (8, 300)
-    pd.testing.assert_frame_equal(copy.fit(X, y).score_rows(rows), expected)
+    assert not hasattr(copy.modalities[0][1], "n_features_in_")
+    pd.testing.assert_frame_equal(copy.fit(X).score_rows(rows), expected)
+
+
+def test_unfitted_encoders_are_fitted_on_the_sample(fitted):
+    vote, X, _, normal, _ = fitted
+    novelty = ModalityNovelty([("audio", MFCCEncoder(**ENCODER), "clip")]).fit(X)
+    pd.testing.assert_frame_equal(
+        novelty.score_rows(normal),
+        ModalityNovelty.from_estimator(vote).fit(X).score_rows(normal),
+    )
 
 
 def test_summary_is_compact(fitted):
     vote, X, _, _, _ = fitted
-    summary = ModalityNovelty(vote).fit(X).summaries_["audio"]
+    summary = ModalityNovelty.from_estimator(vote).fit(X).summaries_["audio"]
     arrays = [value for value in vars(summary).values() if hasattr(value, "nbytes")]
     width = len(vote.named_estimators_["audio"][0].get_feature_names_out())
     assert summary.components_.shape == (32, width)
@@ -112,10 +125,9 @@ def test_summary_is_compact(fitted):
     assert sum(array.nbytes for array in arrays) < 100_000
 
 
-def test_unfitted_estimator_needs_the_target(fitted):
-    vote, X, _, _, _ = fitted
-    with pytest.raises(InspectionError, match="is not fitted; pass y"):
-        ModalityNovelty(clone(vote)).fit(X)
+def test_from_estimator_needs_a_fusion_model():
+    with pytest.raises(InspectionError, match="could not find the modalities of"):
+        ModalityNovelty.from_estimator(LogisticRegression())
 
 
 def test_a_modality_in_too_few_rows_is_left_out_with_a_warning(fitted):
@@ -123,7 +135,7 @@ def test_a_modality_in_too_few_rows_is_left_out_with_a_warning(fitted):
     sparse = X.copy()
     sparse.loc[sparse.index[5:], "clip"] = None
     with pytest.warns(UserWarning, match="'audio' is present in 5 of the 400"):
-        novelty = ModalityNovelty(vote).fit(sparse)
+        novelty = ModalityNovelty.from_estimator(vote).fit(sparse)
     assert novelty.modalities_ == []
     assert novelty.score_rows(X).shape == (len(X), 0)
 
@@ -137,7 +149,7 @@ def test_every_fusion_of_the_command_line_is_summarised(fusion):
     model = build_estimator(fusion, roles, audio_encoder="mfcc", sr=SR)
     if fusion == "net":
         model.set_params(max_epochs=5)
-    novelty = ModalityNovelty(model.fit(X, y)).fit(X)
+    novelty = ModalityNovelty.from_estimator(model.fit(X, y)).fit(X)
     far, _ = table(rng, 20, low=2500, high=3500)
     flags = novelty.score_rows(far)["audio_unlike_training"]
     assert flags.mean() >= 0.9
