@@ -227,3 +227,14 @@ def test_regression_report_has_a_prediction_error_figure(tables, tmp_path):
     assert '<section id="per-class">' not in page
     assert "Largest absolute error." in page
     assert (tmp_path / "prediction_error.png").is_file()
+
+
+def test_report_of_a_model_without_novelty_summaries_says_how_to_get_them():
+    from types import SimpleNamespace
+
+    from mmensemble.cli._report import _novelty_section
+
+    older = SimpleNamespace(novelty=None)  # a file written before the summaries
+    section = _novelty_section(older, frame=None, y=None, prediction=None)
+    assert section.startswith('<section id="novelty">')
+    assert "holds no novelty summaries" in section and "fit it again" in section
