@@ -523,8 +523,8 @@ def _novelty_section(model, frame, y, prediction):
     if rows:
         body += _table(pd.DataFrame(rows, dtype=object))
     body += _note(
-        f"{len(order)} rows have a modality unlike the training rows"
-        + (f"; the {len(shown)} most unlike are shown. " if rows else ". ")
+        f"Rows with a modality unlike the training rows: {len(order)}"
+        + (f", the {len(shown)} most unlike shown above. " if rows else ". ")
         + "<modality>_novelty: the distance of the row's embedding to the "
         "training rows' embeddings over their 99th percentile (measured on "
         "held-out training rows); above 1 (⚑) is flagged. Modalities without a "
