@@ -44,6 +44,7 @@ _PUBLIC = {
     "explain_modalities": ".inspection",
     "infer_column_roles": ".roles",
     "modality_importance": ".inspection",
+    "ModalityNovelty": ".inspection",
     "plot_modality_importance": ".inspection",
     "BadCellWarning": "._exceptions",
     "CellDecodeError": "._exceptions",

@@ -65,6 +65,8 @@ MMENSEMBLE_OBJECTS = frozenset(
         "mmensemble.fusion._stacking.ModalityStackingRegressor",
         "mmensemble.fusion._voting.ModalityVotingClassifier",
         "mmensemble.fusion._voting.ModalityVotingRegressor",
+        "mmensemble.inspection._novelty.ModalityNovelty",
+        "mmensemble.inspection._novelty._EmbeddingSummary",
         "mmensemble.roles._numbers.WrittenNumbers",
     }
 )

@@ -187,6 +187,16 @@ def _parser():
             "missing; the baseline plus the contributions is the prediction"
         ),
     )
+    predict.add_argument(
+        "--novelty",
+        action="store_true",
+        help=(
+            "add, per image, audio, text, video or signal modality, "
+            "'<modality>_novelty' (the row's distance to the training rows' "
+            "embeddings over their 99th percentile; empty where the cell is "
+            "missing) and '<modality>_unlike_training' (True above 1)"
+        ),
+    )
     predict.set_defaults(command=_run_predict)
 
     embed = commands.add_parser(
@@ -399,6 +409,7 @@ def _run_fit(args):
     from sklearn.utils.multiclass import type_of_target
 
     from .._persistence import save
+    from ..inspection._novelty import ModalityNovelty
     from ._recipes import RoleModel, build_estimator
 
     _check_output(args.output, "the model")
@@ -444,6 +455,10 @@ def _run_fit(args):
             raise CommandError(
                 f"could not fit the {args.fusion!r} model on {args.data}: {exc}"
             ) from exc
+        # The training rows' embeddings are cache hits: fit just encoded them.
+        model.novelty = ModalityNovelty.from_estimator(estimator).fit(
+            frame[model.columns]
+        )
     save(model, args.output)
     if args.fusion == "auto":
         _print_leaderboard(estimator)
@@ -611,7 +626,7 @@ def _head_doc(head):
 
 def _prediction_options(args):
     """The keyword arguments of ``prediction_table`` that ``predict`` was given."""
-    return {"explain": args.explain}
+    return {"explain": args.explain, "novelty": args.novelty}
 
 
 def _run_predict(args):

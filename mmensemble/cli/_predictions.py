@@ -3,10 +3,12 @@
 import numpy as np
 import pandas as pd
 
+from .._exceptions import MMEnsembleError
+
 __all__ = ["prediction_table"]
 
 
-def prediction_table(model, frame, *, explain=False):
+def prediction_table(model, frame, *, explain=False, novelty=False):
     """The predictions of a model written by ``mmensemble fit`` for some rows.
 
     Parameters
@@ -18,13 +20,17 @@ def prediction_table(model, frame, *, explain=False):
     explain : bool, default=False
         Whether to add each modality's contribution (``explain_<modality>``
         columns, see :func:`~mmensemble.explain_modalities`).
+    novelty : bool, default=False
+        Whether to add each encoded modality's ``<modality>_novelty`` and
+        ``<modality>_unlike_training`` columns (see
+        :meth:`~mmensemble.ModalityNovelty.score_rows`).
 
     Returns
     -------
     table : DataFrame
         One row per row of ``frame``, with its index: ``id`` (when ``frame``
         has that column), ``prediction``, ``proba_<class>`` for a classifier,
-        then the explanations.
+        then the explanations and the novelty columns.
     """
     X = frame[model.columns]
     estimator = model.estimator
@@ -49,4 +55,11 @@ def prediction_table(model, frame, *, explain=False):
         )
         for name in contributions:
             out[f"explain_{name}"] = explanation[name]
+    if novelty:
+        if model.novelty is None:
+            raise MMEnsembleError(
+                "the model file holds no novelty summaries (it was written by an "
+                "older mmensemble); fit it again to use --novelty"
+            )
+        out = out.join(model.novelty.score_rows(X))
     return out

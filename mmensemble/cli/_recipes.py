@@ -279,14 +279,21 @@ class RoleModel:
         What the estimator predicts.
     fusion : str
         The fusion strategy it was built with.
+    novelty : ModalityNovelty, default=None
+        The fitted summaries of the training rows' embeddings that
+        ``predict --novelty`` and the report score new rows against.
     """
 
-    def __init__(self, estimator, *, roles, target, task, fusion):
+    # Files written before novelty summaries existed have none.
+    novelty = None
+
+    def __init__(self, estimator, *, roles, target, task, fusion, novelty=None):
         self.estimator = estimator
         self.roles = roles
         self.target = target
         self.task = task
         self.fusion = fusion
+        self.novelty = novelty
 
     @property
     def columns(self):

@@ -45,6 +45,8 @@ __all__ = [
 _SHOWN_ROWS = 5
 # At most this many rows are timed one by one (a seeded sample of larger tables).
 _TIMED_ROWS = 200
+# Flagged rows shown in the novelty section.
+_NOVEL_ROWS = 10
 _THUMBNAIL_PIXELS = 96
 _SEED = 0
 
@@ -241,6 +243,7 @@ def write_report(
     sections.extend(
         _rows_sections(model, frame, y, prediction, proba, times, len(frame))
     )
+    sections.append(_novelty_section(model, frame, y, prediction))
     sections.append(_encoders_section(estimator))
     sections.append(
         _bad_cells_section(
@@ -442,9 +445,7 @@ def _rows_table(positions, context):
     rows = []
     for position in positions:
         row = {
-            "row": frame["id"].iloc[position]
-            if "id" in frame.columns
-            else frame.index[position],
+            "row": _row_label(frame, position),
             "true": context["y"][position],
             "predicted": context["prediction"][position],
             fit_name: format(fit_value[position], fit_format),
@@ -454,10 +455,82 @@ def _rows_table(positions, context):
         for name in modalities:
             row[f"explain_{name}"] = _signed(explanation.loc[position, name])
         row["explain_baseline"] = f"{explanation.loc[position, 'baseline']:.3f}"
-        for role, column in role_columns(context["model"].roles):
-            row[column] = _cell(role, frame[column].iloc[position])
+        row.update(_input_cells(context["model"], frame, position))
         rows.append(row)
     return _table(pd.DataFrame(rows, dtype=object))
+
+
+def _row_label(frame, position):
+    """A row's ``id`` cell, or its index label when there is no such column."""
+    return (
+        frame["id"].iloc[position] if "id" in frame.columns else frame.index[position]
+    )
+
+
+def _input_cells(model, frame, position):
+    """The input cells of a row, by column, as a row table shows them."""
+    return {
+        column: _cell(role, frame[column].iloc[position])
+        for role, column in role_columns(model.roles)
+    }
+
+
+def _novelty_section(model, frame, y, prediction):
+    """How many rows each modality flags unlike training, and the flagged rows."""
+    if model.novelty is None:
+        return _section(
+            "novelty",
+            "Rows unlike the training data",
+            _note(
+                "The model file holds no novelty summaries (it was written by an "
+                "older mmensemble); fit it again to see them."
+            ),
+        )
+    scores = model.novelty.score_rows(frame[model.columns])
+    names = [name for name, _, _ in model.novelty.modalities_]
+    counts = pd.DataFrame(
+        [
+            {
+                "modality": name,
+                "rows with it": int(scores[f"{name}_novelty"].notna().sum()),
+                "flagged unlike training": int(scores[f"{name}_unlike_training"].sum()),
+            }
+            for name in names
+        ]
+    )
+    novelty = scores[[f"{name}_novelty" for name in names]].to_numpy()
+    flagged = scores[[f"{name}_unlike_training" for name in names]].to_numpy()
+    # the flagged rows, the most unlike training first
+    largest = np.where(flagged, novelty, -np.inf).max(axis=1, initial=-np.inf)
+    order = np.argsort(-largest, kind="stable")[: np.isfinite(largest).sum()]
+    shown = order[:_NOVEL_ROWS]
+    rows = []
+    for position in shown:
+        row = {
+            "row": _row_label(frame, position),
+            "true": y[position],
+            "predicted": prediction[position],
+        }
+        for name, value, flag in zip(
+            names, novelty[position], flagged[position], strict=True
+        ):
+            row[f"{name}_novelty"] = (
+                "(missing)" if np.isnan(value) else f"{value:.2f}" + " ⚑" * int(flag)
+            )
+        row.update(_input_cells(model, frame, position))
+        rows.append(row)
+    body = _table(counts) if names else ""
+    if rows:
+        body += _table(pd.DataFrame(rows, dtype=object))
+    body += _note(
+        f"Rows with a modality unlike the training rows: {len(order)}"
+        + (f", the {len(shown)} most unlike shown above. " if rows else ". ")
+        + "<modality>_novelty: the distance of the row's embedding to the "
+        "training rows' embeddings over their 99th percentile (measured on "
+        "held-out training rows); above 1 (⚑) is flagged. Modalities without a "
+        "cell encoder (numeric, categorical, TF-IDF text) are not scored."
+    )
+    return _section("novelty", "Rows unlike the training data", body)
 
 
 def _encoders_section(estimator):

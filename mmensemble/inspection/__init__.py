@@ -6,9 +6,11 @@ from :mod:`mmensemble.fusion` and below, never from the command line.
 
 from ._explain import explain_modalities
 from ._importance import modality_importance, plot_modality_importance
+from ._novelty import ModalityNovelty
 from ._plots import plot_confusion_matrix, plot_prediction_error, plot_robustness
 
 __all__ = [
+    "ModalityNovelty",
     "explain_modalities",
     "modality_importance",
     "plot_confusion_matrix",

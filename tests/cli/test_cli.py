@@ -232,6 +232,10 @@ def test_regression_round_trip(table, tmp_path, capsys):
     assert status == 0
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert list(predictions.columns) == ["id", "prediction"]
+    # TF-IDF text and numbers: no modality with a cell encoder to score
+    argv = ["predict", model_path, csv, "--novelty", "-o", tmp_path / "n.csv"]
+    assert run(capsys, *argv)[0] == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "n.csv"), predictions)
     assert np.corrcoef(predictions["prediction"], data["price"])[0, 1] > 0.5
 
     status, out, _ = run(
@@ -255,6 +259,54 @@ def test_predict_without_id_column_writes_row_numbers(early_model, table, tmp_pa
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert predictions.columns[:2].tolist() == ["row", "prediction"]
     assert predictions["row"].tolist() == list(range(N_ROWS))
+
+
+def test_predict_novelty_adds_a_score_and_a_flag_per_encoded_modality(
+    early_model, table, tmp_path, capsys
+):
+    from sklearn.datasets import load_sample_image
+
+    csv, data = table
+    # rows 0-3 get a photograph instead of the training rows' dark squares
+    photo = load_sample_image("china.jpg")[100:228, 200:328]
+    Image.fromarray(photo).save(csv.parent / "media" / "photo.png")
+    foreign = data.assign(photo=["media/photo.png"] * 4 + data["photo"][4:].tolist())
+    foreign.to_csv(csv.parent / "foreign.csv", index=False)
+    argv = ["predict", early_model, csv.parent / "foreign.csv", "--novelty"]
+    status, _, _ = run(capsys, *argv, "-o", tmp_path / "p.csv")
+    assert status == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    # TF-IDF text and the numeric columns have no cell encoder: no columns
+    assert predictions.columns[4:].tolist() == [
+        "image_novelty",
+        "image_unlike_training",
+        "audio_novelty",
+        "audio_unlike_training",
+    ]
+    flags = predictions["image_unlike_training"]
+    assert flags[:4].all() and flags[4:].mean() <= 0.1
+    assert (predictions["image_novelty"][:4] > 1).all()
+    # row 5 has no clip: no score, no flag
+    assert np.isnan(predictions.loc[5, "audio_novelty"])
+    assert not predictions.loc[5, "audio_unlike_training"]
+    assert predictions["audio_novelty"].drop(5).notna().all()
+
+    older = mmensemble.load(early_model)
+    del older.novelty  # as in files written before the summaries existed
+    mmensemble.save(older, tmp_path / "older.mmen")
+    assert_error(
+        capsys,
+        [
+            "predict",
+            tmp_path / "older.mmen",
+            csv,
+            "--novelty",
+            "-o",
+            tmp_path / "q.csv",
+        ],
+        "holds no novelty summaries",
+        "fit it again",
+    )
 
 
 def test_missing_column_is_named_with_the_available_ones(table, tmp_path, capsys):

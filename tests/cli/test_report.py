@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from sklearn.datasets import load_sample_image
 
 from mmensemble.cli._main import main
 from mmensemble.datasets import load_spoken_digits
@@ -31,6 +32,7 @@ SECTIONS = [
     "robustness",
     "slowest-rows",
     "most-wrong-rows",
+    "novelty",
     "encoders",
     "bad-cells",
 ]
@@ -40,7 +42,10 @@ FIT_OPTIONS += ["--audio-encoder", "mfcc"]  # cheap: no pretrained speech model
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
-    """Small train and test CSVs of three spoken digits, unseen voices in test."""
+    """Small train and test CSVs of three spoken digits, unseen voices in test.
+
+    The first test row's image is a photograph, unlike the training images.
+    """
     folder = tmp_path_factory.mktemp("digits")
     X_train, X_test, y_train, y_test = load_spoken_digits(
         return_X_y=True, held_out_voices=0.25, random_state=0
@@ -54,6 +59,10 @@ def tables(tmp_path_factory):
         table = table[table["digit"].notna()]
         table = table.groupby("digit", group_keys=False).head(n_per_class)
         table.insert(0, "id", [f"{name}-{i}" for i in range(len(table))])
+        if name == "test":
+            photo = load_sample_image("china.jpg")[100:164, 200:264]
+            Image.fromarray(photo).save(folder / "photo.png")
+            table.iloc[0, table.columns.get_loc("image")] = "photo.png"
         table.to_csv(folder / f"{name}.csv", index=False)
         paths.append(folder / f"{name}.csv")
     return paths
@@ -150,6 +159,16 @@ def test_report_tables_hold_the_evaluation(report, tables, stacking_model, capsy
     assert rows.count('<img class="thumbnail"') == 5
     for column in ["explain_image", "explain_audio", "explain_baseline", "test-"]:
         assert column in rows
+    novelty = page.split('<section id="novelty">')[1].split("</section>")[0]
+    counts, flagged = re.findall(r"<table>.*?</table>", novelty)
+    assert "<th>image</th>" not in counts  # modality names are cells
+    for name in ["image", "audio"]:
+        assert re.search(rf"<tr><td>{name}</td><td class=\"number\">18</td>", counts)
+    # the photograph is the row most unlike training, shown with its thumbnail
+    first = flagged.split("</tr>")[1]
+    assert "<td>test-0</td>" in first and " ⚑" in first
+    assert '<img class="thumbnail"' in first
+    assert "image_novelty" in flagged and "audio_novelty" in flagged
     encoders = page.split('<section id="encoders">')[1].split("</section>")[0]
     assert "ImageEncoder(image_size=32)" in encoders and "MFCCEncoder(" in encoders
     assert "0 bad cells met while predicting test.csv" in page
@@ -208,3 +227,14 @@ def test_regression_report_has_a_prediction_error_figure(tables, tmp_path):
     assert '<section id="per-class">' not in page
     assert "Largest absolute error." in page
     assert (tmp_path / "prediction_error.png").is_file()
+
+
+def test_report_of_a_model_without_novelty_summaries_says_how_to_get_them():
+    from types import SimpleNamespace
+
+    from mmensemble.cli._report import _novelty_section
+
+    older = SimpleNamespace(novelty=None)  # a file written before the summaries
+    section = _novelty_section(older, frame=None, y=None, prediction=None)
+    assert section.startswith('<section id="novelty">')
+    assert "holds no novelty summaries" in section and "fit it again" in section
