@@ -59,6 +59,7 @@ MMENSEMBLE_OBJECTS = frozenset(
         "mmensemble.fusion._stacking.ModalityStackingRegressor",
         "mmensemble.fusion._voting.ModalityVotingClassifier",
         "mmensemble.fusion._voting.ModalityVotingRegressor",
+        "mmensemble.inspection._conformal.ConformalScores",
         "mmensemble.roles._numbers.WrittenNumbers",
     }
 )
@@ -98,6 +99,7 @@ SKLEARN_OBJECTS = frozenset(
         "sklearn.calibration.CalibratedClassifierCV",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
+        "sklearn.calibration._TemperatureScaling",
         "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.decomposition._pca.PCA",
         "sklearn.decomposition._truncated_svd.TruncatedSVD",

@@ -213,6 +213,17 @@ def _parser():
             "missing; the baseline plus the contributions is the prediction"
         ),
     )
+    predict.add_argument(
+        "--coverage",
+        type=_coverage,
+        default=None,
+        metavar="LEVEL",
+        help=(
+            "add conformal prediction sets at this coverage (0.9: the true value "
+            "is in 90%% of them): 'prediction_set', the classes joined by '|', "
+            "for a classifier; 'lower' and 'upper' for a regressor"
+        ),
+    )
     predict.set_defaults(command=_run_predict)
 
     evaluate = _model_command(
@@ -286,6 +297,18 @@ def _positive_seconds(text):
     return seconds
 
 
+def _coverage(text):
+    """``--coverage``'s argument: a number strictly between 0 and 1."""
+    from ..inspection._conformal import check_coverage
+
+    try:
+        return check_coverage(float(text))
+    except (ValueError, MMEnsembleError):
+        raise argparse.ArgumentTypeError(
+            f"expected a number strictly between 0 and 1 (0.9 for 90%), got {text!r}"
+        ) from None
+
+
 def _run_fit(args):
     from sklearn.utils.multiclass import type_of_target
 
@@ -324,6 +347,7 @@ def _run_fit(args):
     with _reading(args.data):
         try:
             estimator.fit(frame[model.columns], y)
+            model.conformal = _conformity_scores(estimator, frame[model.columns], y)
         except ValueError as exc:
             if isinstance(exc, MMEnsembleError):
                 raise
@@ -338,6 +362,18 @@ def _run_fit(args):
         f"{len(frame)} rows of {args.data}; saved to {args.output}"
     )
     return 0
+
+
+def _conformity_scores(estimator, X, y):
+    """The out-of-fold conformity scores ``predict --coverage`` needs."""
+    from ..inspection._conformal import conformalize
+
+    if not hasattr(estimator, "oof_output_"):
+        print(
+            "fitting the model on 5 folds for the conformal scores of "
+            "'predict --coverage'"
+        )
+    return conformalize(estimator, X, y)
 
 
 def _check_output(path, what):
@@ -438,7 +474,9 @@ def _run_predict(args):
     model = read_model(args.model)
     frame = read_table(args.data, model.roles)
     with _reading(args.data):
-        out = prediction_table(model, frame, explain=args.explain)
+        out = prediction_table(
+            model, frame, explain=args.explain, coverage=args.coverage
+        )
     try:
         with atomic_write(args.output, "w", encoding="utf-8", newline="") as file:
             out.to_csv(file, index="id" not in out.columns, index_label="row")

@@ -3,10 +3,12 @@
 import numpy as np
 import pandas as pd
 
+from ..inspection._conformal import class_sets
+
 __all__ = ["prediction_table"]
 
 
-def prediction_table(model, frame, *, explain=False):
+def prediction_table(model, frame, *, explain=False, coverage=None):
     """The predictions of a model written by ``mmensemble fit`` for some rows.
 
     Parameters
@@ -18,14 +20,28 @@ def prediction_table(model, frame, *, explain=False):
     explain : bool, default=False
         Whether to add each modality's contribution (``explain_<modality>``
         columns, see :func:`~mmensemble.explain_modalities`).
+    coverage : float, default=None
+        Add conformal prediction sets at this coverage, from the model's
+        out-of-fold conformity scores (``model.conformal``): a
+        ``prediction_set`` column (the classes in the set, in class order,
+        joined by ``|``) for a classifier, ``lower`` and ``upper`` for a
+        regressor.
 
     Returns
     -------
     table : DataFrame
         One row per row of ``frame``, with its index: ``id`` (when ``frame``
         has that column), ``prediction``, ``proba_<class>`` for a classifier,
-        then the explanations.
+        the prediction set or interval, then the explanations.
     """
+    conformal = getattr(model, "conformal", None)
+    if coverage is not None and conformal is None:
+        from ._main import CommandError
+
+        raise CommandError(
+            "this model file has no conformity scores (it was written before "
+            "'predict --coverage' existed); fit it again"
+        )
     X = frame[model.columns]
     estimator = model.estimator
     out = pd.DataFrame(index=frame.index)
@@ -38,8 +54,16 @@ def prediction_table(model, frame, *, explain=False):
         out["prediction"] = estimator.classes_[np.argmax(probabilities, axis=1)]
         for position, label in enumerate(estimator.classes_):
             out[f"proba_{label}"] = probabilities[:, position]
+        if coverage is not None:
+            sets = class_sets(probabilities, conformal.thresholds(X, coverage))
+            labels = np.array([str(label) for label in estimator.classes_])
+            out["prediction_set"] = ["|".join(labels[row]) for row in sets]
     else:
         out["prediction"] = estimator.predict(X)
+        if coverage is not None:
+            threshold = conformal.thresholds(X, coverage)
+            out["lower"] = out["prediction"] - threshold
+            out["upper"] = out["prediction"] + threshold
     if explain:
         from ..inspection._explain import explain_modalities
 

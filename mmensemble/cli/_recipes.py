@@ -277,14 +277,19 @@ class RoleModel:
         What the estimator predicts.
     fusion : str
         The fusion strategy it was built with.
+    conformal : ConformalScores, default=None
+        The estimator's out-of-fold conformity scores
+        (:func:`~mmensemble.conformalize`), from which ``predict --coverage``
+        draws prediction sets or intervals; None in files written before them.
     """
 
-    def __init__(self, estimator, *, roles, target, task, fusion):
+    def __init__(self, estimator, *, roles, target, task, fusion, conformal=None):
         self.estimator = estimator
         self.roles = roles
         self.target = target
         self.task = task
         self.fusion = fusion
+        self.conformal = conformal
 
     @property
     def columns(self):

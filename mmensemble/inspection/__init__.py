@@ -1,14 +1,17 @@
-"""Inspection of fitted fusion models: which modality matters, and how much.
+"""Inspection of fitted fusion models: which modality matters, how much, how sure.
 
 Works on any fitted fusion estimator by masking modalities as missing; imports
 from :mod:`mmensemble.fusion` and below, never from the command line.
 """
 
+from ._conformal import ConformalScores, conformalize
 from ._explain import explain_modalities
 from ._importance import modality_importance, plot_modality_importance
 from ._plots import plot_confusion_matrix, plot_prediction_error, plot_robustness
 
 __all__ = [
+    "ConformalScores",
+    "conformalize",
     "explain_modalities",
     "modality_importance",
     "plot_confusion_matrix",

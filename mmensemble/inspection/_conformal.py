@@ -1,0 +1,316 @@
+"""Conformal prediction sets and intervals from out-of-fold conformity scores.
+
+:func:`conformalize` computes one conformity score per training row from a
+prediction of a model that did not see the row: automatic fusion's own
+out-of-fold output (``oof_output_``, no refit), or for any other fusion
+estimator the out-of-fold predictions of clones fitted on ``cv`` folds. The
+:class:`ConformalScores` it returns turns a coverage ``1 - alpha`` into a
+threshold on the scores: a prediction set (classifier) holds the classes whose
+score is below it, an interval (regressor) the values within it of the
+prediction.
+
+Scores are ``1 - p(true class)`` for sets (LAC, Sadinle et al., 2019) and the
+absolute residual for intervals (split / cross conformal, as MAPIE's "score"
+and "absolute residual" methods). The threshold of ``n`` scores is their
+``ceil((n + 1)(1 - alpha))``-th smallest, infinite when that rank is above
+``n``. A row's modalities matter: the threshold is taken among the training
+rows with the same modalities present (Mondrian conformal prediction, by
+pattern of present modalities) when they are enough for a finite threshold at
+that coverage, i.e. ``n >= 1 / alpha - 1`` rows (9 at 90%, 19 at 95%), and
+among all rows otherwise. A row missing a modality therefore gets the larger
+sets that the rows missing it in training needed.
+
+The scores come from the fold models, the sets and intervals from the model
+refitted on every row (the "cross-conformal" shortcut of reusing out-of-fold
+residuals, as the jackknife+ literature calls the naive version): exchangeable
+rows get the nominal coverage up to the difference between the fold models and
+the full one, which is small when the folds hold most rows (the full model is
+usually a little better, so the sets a little conservative). The exact
+guarantees of CV+ (``1 - 2 alpha``) need every fold model at predict time.
+"""
+
+from math import ceil, isfinite
+from numbers import Real
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import cross_val_predict
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..fusion._folds import checked_cv
+from ..fusion._modality import as_frame, modality_missing, resolve_columns
+from ._importance import InspectionError, as_list, find_modalities
+
+__all__ = ["ConformalScores", "check_coverage", "conformalize"]
+
+
+def check_coverage(coverage):
+    """``coverage`` as a float strictly between 0 and 1, or an error naming it.
+
+    Examples
+    --------
+    >>> from mmensemble.inspection._conformal import check_coverage
+    >>> check_coverage(0.9)
+    0.9
+    """
+    valid = isinstance(coverage, Real) and not isinstance(coverage, bool)
+    if not (valid and isfinite(coverage) and 0 < coverage < 1):
+        raise InspectionError(
+            "coverage must be a number strictly between 0 and 1 (0.9: the set "
+            f"or interval holds the true value in 90% of rows), got {coverage!r}"
+        )
+    return float(coverage)
+
+
+def conformalize(estimator, X, y, *, cv=5, n_jobs=None):
+    """Out-of-fold conformity scores of a fitted fusion estimator.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A fitted fusion estimator of this package (or a pipeline or search
+        holding one), fitted on ``X`` and ``y``. Automatic fusion gives its
+        out-of-fold output ``oof_output_`` and nothing is refitted; for any
+        other estimator, clones are fitted on the ``cv`` folds of ``X`` and
+        predict the rows held out (:func:`~sklearn.model_selection.cross_val_predict`).
+        A classifier needs ``predict_proba``.
+    X : DataFrame or dict of columns
+        The rows ``estimator`` was fitted on.
+    y : array-like of shape (n_samples,)
+        Their target.
+    cv : int, cross-validation generator or iterable, default=5
+        The folds of the clones (an int gives stratified folds to a
+        classifier); not used for automatic fusion.
+    n_jobs : int, default=None
+        Folds fitted in parallel (joblib).
+
+    Returns
+    -------
+    conformal : ConformalScores
+        The scores, with what the prediction sets or intervals need.
+
+    See Also
+    --------
+    sklearn.calibration.CalibratedClassifierCV : Calibrated probabilities
+        from cross-fitted models.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from mmensemble import ModalityVotingRegressor, conformalize
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    >>> y = X["a"] + X["b"] + rng.normal(scale=0.5, size=200)
+    >>> vote = ModalityVotingRegressor([("a", LinearRegression(), ["a"]),
+    ...                                 ("b", LinearRegression(), ["b"])]).fit(X, y)
+    >>> lower, upper = conformalize(vote, X, y).intervals(vote, X, coverage=0.9)
+    >>> bool(0.85 < np.mean((lower <= y) & (y <= upper)) < 0.95)
+    True
+    """
+    check_is_fitted(estimator)
+    frame = as_frame(X)
+    classifier = is_classifier(estimator)
+    y = column_or_1d(y, dtype=None if classifier else np.float64)
+    if classifier and not hasattr(estimator, "predict_proba"):
+        raise InspectionError(
+            f"conformal prediction sets need class probabilities; "
+            f"{type(estimator).__name__} has no predict_proba (hard voting?)"
+        )
+    output = getattr(estimator, "oof_output_", None)
+    if output is None:
+        folds = checked_cv(
+            cv,
+            y,
+            classifier=classifier,
+            owner=f"conformalize({type(estimator).__name__})",
+        )
+        output = cross_val_predict(
+            clone(estimator),
+            frame,
+            y,
+            cv=folds,
+            n_jobs=n_jobs,
+            method="predict_proba" if classifier else "predict",
+        )
+    elif len(output) != len(y):
+        raise InspectionError(
+            f"{type(estimator).__name__}.oof_output_ has {len(output)} rows and y "
+            f"{len(y)}: pass the rows the estimator was fitted on"
+        )
+    if classifier:
+        classes = estimator.classes_
+        positions = np.searchsorted(classes, y)
+        scores = 1 - output[np.arange(len(y)), positions]
+    else:
+        classes = None
+        scores = np.abs(y - output)
+    modalities = find_modalities(estimator)
+    if modalities is None:
+        raise InspectionError(
+            f"could not find the modalities of {type(estimator).__name__}: pass a "
+            "fitted fusion estimator of mmensemble, or a pipeline or search "
+            "holding one"
+        )
+    columns = {
+        name: as_list(resolve_columns(spec, frame)) for name, spec in modalities.items()
+    }
+    return ConformalScores(
+        scores=np.asarray(scores, dtype=np.float64),
+        patterns=_present(frame, columns),
+        modality_columns=columns,
+        classes=classes,
+    )
+
+
+class ConformalScores:
+    """Out-of-fold conformity scores and the modalities present in their rows.
+
+    Built by :func:`conformalize`; holds plain arrays, so it goes into a model
+    file (``mmensemble fit`` saves one with every model).
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        ``1 - p(true class)`` (classifier) or ``|y - prediction|`` (regressor)
+        of every training row, from a model that did not see it.
+    patterns : ndarray of bool of shape (n_samples, n_modalities)
+        Which modalities are present in each of those rows.
+    modality_columns : dict of str to list
+        The columns of each modality, in the order of ``patterns``' columns.
+    classes : ndarray or None
+        The classifier's classes (None for a regressor).
+    """
+
+    def __init__(self, *, scores, patterns, modality_columns, classes):
+        self.scores = scores
+        self.patterns = patterns
+        self.modality_columns = modality_columns
+        self.classes = classes
+
+    def thresholds(self, X, coverage=0.9):
+        """The score threshold of every row of ``X`` at ``coverage``.
+
+        Each row's threshold is the conformal quantile of the scores of the
+        training rows with the same modalities present, when they are enough
+        for a finite one (``n >= 1 / (1 - coverage) - 1``), else of all the
+        scores.
+
+        Parameters
+        ----------
+        X : DataFrame or dict of columns
+            The rows, with the modalities' columns.
+        coverage : float, default=0.9
+            The share ``1 - alpha`` of rows whose set or interval should hold
+            the true value, strictly between 0 and 1.
+
+        Returns
+        -------
+        thresholds : ndarray of shape (n_samples,)
+            Possibly ``inf`` (too few scores for that coverage).
+        """
+        coverage = check_coverage(coverage)
+        rows = _present(as_frame(X), self.modality_columns)
+        pooled = _conformal_quantile(self.scores, coverage)
+        thresholds = np.full(len(rows), pooled)
+        for pattern in np.unique(rows, axis=0):
+            group = (self.patterns == pattern).all(axis=1)
+            quantile = _conformal_quantile(self.scores[group], coverage)
+            if isfinite(quantile):
+                thresholds[(rows == pattern).all(axis=1)] = quantile
+        return thresholds
+
+    def prediction_sets(self, estimator, X, *, coverage=0.9):
+        """Conformal prediction sets of a fitted classifier.
+
+        A class is in a row's set when its conformity score ``1 - p`` is at
+        most the row's threshold; the most probable class always is (so no
+        set is empty, which only adds coverage).
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+            The estimator the scores were computed for.
+        X : DataFrame or dict of columns
+            The rows.
+        coverage : float, default=0.9
+            Strictly between 0 and 1.
+
+        Returns
+        -------
+        sets : ndarray of bool of shape (n_samples, n_classes)
+            Whether each class of ``classes`` is in each row's set.
+        """
+        self._check_task(classifier=True)
+        frame = as_frame(X)
+        proba = estimator.predict_proba(frame)
+        return class_sets(proba, self.thresholds(frame, coverage))
+
+    def intervals(self, estimator, X, *, coverage=0.9):
+        """Conformal prediction intervals of a fitted regressor.
+
+        Parameters
+        ----------
+        estimator : fitted regressor
+            The estimator the scores were computed for.
+        X : DataFrame or dict of columns
+            The rows.
+        coverage : float, default=0.9
+            Strictly between 0 and 1.
+
+        Returns
+        -------
+        lower, upper : ndarray of shape (n_samples,)
+            The prediction minus and plus the row's threshold.
+        """
+        self._check_task(classifier=False)
+        frame = as_frame(X)
+        prediction = np.asarray(estimator.predict(frame), dtype=np.float64)
+        threshold = self.thresholds(frame, coverage)
+        return prediction - threshold, prediction + threshold
+
+    def _check_task(self, *, classifier):
+        if (self.classes is not None) != classifier:
+            kind, method = (
+                ("regressor", "intervals")
+                if classifier
+                else (
+                    "classifier",
+                    "prediction_sets",
+                )
+            )
+            raise InspectionError(
+                f"these conformity scores are a {kind}'s; use {method}"
+            )
+
+
+def class_sets(proba, thresholds):
+    """Which classes are in each row's set: ``1 - p <= threshold``, or top.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+    thresholds : ndarray of shape (n_samples,)
+
+    Returns
+    -------
+    sets : ndarray of bool of shape (n_samples, n_classes)
+    """
+    sets = 1 - proba <= thresholds[:, None]
+    sets[np.arange(len(proba)), np.argmax(proba, axis=1)] = True
+    return sets
+
+
+def _conformal_quantile(scores, coverage):
+    """The ``ceil((n + 1) coverage)``-th smallest score, or inf past ``n``."""
+    rank = ceil((len(scores) + 1) * coverage)
+    if rank > len(scores):
+        return np.inf
+    return float(np.partition(scores, rank - 1)[rank - 1])
+
+
+def _present(frame, columns):
+    """Whether each modality of ``columns`` is present in each row of ``frame``."""
+    return np.column_stack(
+        [~np.asarray(modality_missing(frame, cols)) for cols in columns.values()]
+    )
