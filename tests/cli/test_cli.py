@@ -428,7 +428,9 @@ def test_fit_with_no_flag_infers_roles_and_picks_the_fusion(table, tmp_path, cap
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert (predictions["prediction"] == data["label"]).mean() >= 0.9
     # Automatic fusion's conformity scores are its out-of-fold output.
-    scores = model.estimator.oof_output_[np.arange(N_ROWS), data["label"] == "yes"]
+    scores = model.estimator.oof_output_[
+        np.arange(N_ROWS), (data["label"] == "yes").to_numpy(int)
+    ]
     np.testing.assert_allclose(model.conformal.scores, 1 - scores)
     assert_prediction_sets(capsys, model_path, csv, tmp_path, data["label"])
 
