@@ -14,18 +14,54 @@ from sklearn.metrics import log_loss
 
 from .._compat import _TemperatureScaling
 
-__all__ = ["ECE_BINS", "expected_calibration_error", "temperature_calibration"]
+__all__ = [
+    "ECE_BINS",
+    "expected_calibration_error",
+    "reliability_bins",
+    "temperature_calibration",
+]
 
 # Equal-width bins of the top-class probability (Guo et al., 2017).
 ECE_BINS = 15
+
+
+def reliability_bins(y_codes, proba, *, n_bins=ECE_BINS):
+    """Accuracy and mean top probability of rows binned by their top probability.
+
+    Parameters
+    ----------
+    y_codes : ndarray of int of shape (n_samples,)
+        The true classes, as column positions of ``proba``.
+    proba : ndarray of shape (n_samples, n_classes)
+        Probabilities, each row summing to one.
+    n_bins : int, default=15
+        Number of equal-width bins of ``[0, 1]``.
+
+    Returns
+    -------
+    bins : dict of str to ndarray
+        For the bins holding rows: ``lower`` (edge), ``rows``, ``accuracy``
+        and ``confidence`` (mean top probability).
+    """
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_codes
+    positions = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    used = np.unique(positions)
+    return {
+        "lower": used / n_bins,
+        "rows": np.array([(positions == b).sum() for b in used]),
+        "accuracy": np.array([correct[positions == b].mean() for b in used]),
+        "confidence": np.array([confidence[positions == b].mean() for b in used]),
+    }
 
 
 def expected_calibration_error(y_codes, proba, *, n_bins=ECE_BINS):
     """Expected calibration error of the most probable class's probability.
 
     The rows are binned by their top probability into ``n_bins`` equal-width
-    bins of ``[0, 1]``; the error is the mean over rows of the gap between
-    the accuracy and the mean top probability of the row's bin.
+    bins of ``[0, 1]`` (:func:`reliability_bins`); the error is the mean over
+    rows of the gap between the accuracy and the mean top probability of the
+    row's bin.
 
     Parameters
     ----------
@@ -47,16 +83,11 @@ def expected_calibration_error(y_codes, proba, *, n_bins=ECE_BINS):
     >>> from mmensemble.fusion._calibration import expected_calibration_error
     >>> proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.4, 0.6]])
     >>> round(expected_calibration_error(np.array([0, 1, 1, 1]), proba), 3)
-    0.3
+    0.4
     """
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y_codes
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    gap = 0.0
-    for position in np.unique(bins):
-        rows = bins == position
-        gap += rows.sum() * abs(correct[rows].mean() - confidence[rows].mean())
-    return float(gap / len(y_codes))
+    bins = reliability_bins(y_codes, proba, n_bins=n_bins)
+    gaps = np.abs(bins["accuracy"] - bins["confidence"])
+    return float((bins["rows"] * gaps).sum() / len(y_codes))
 
 
 def temperature_calibration(proba, y_codes, folds, *, calibration):

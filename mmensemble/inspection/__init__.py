@@ -7,7 +7,12 @@ from :mod:`mmensemble.fusion` and below, never from the command line.
 from ._conformal import ConformalScores, conformalize
 from ._explain import explain_modalities
 from ._importance import modality_importance, plot_modality_importance
-from ._plots import plot_confusion_matrix, plot_prediction_error, plot_robustness
+from ._plots import (
+    plot_confusion_matrix,
+    plot_prediction_error,
+    plot_reliability_diagram,
+    plot_robustness,
+)
 
 __all__ = [
     "ConformalScores",
@@ -17,5 +22,6 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_modality_importance",
     "plot_prediction_error",
+    "plot_reliability_diagram",
     "plot_robustness",
 ]

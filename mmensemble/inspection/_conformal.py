@@ -33,6 +33,7 @@ from math import ceil, isfinite
 from numbers import Real
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import cross_val_predict
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -41,7 +42,13 @@ from ..fusion._folds import checked_cv
 from ..fusion._modality import as_frame, modality_missing, resolve_columns
 from ._importance import InspectionError, as_list, find_modalities
 
-__all__ = ["ConformalScores", "check_coverage", "conformalize"]
+__all__ = [
+    "ConformalScores",
+    "check_coverage",
+    "class_sets",
+    "conformalize",
+    "coverage_table",
+]
 
 
 def check_coverage(coverage):
@@ -282,6 +289,57 @@ class ConformalScores:
             raise InspectionError(
                 f"these conformity scores are a {kind}'s; use {method}"
             )
+
+
+def coverage_table(conformal, X, y, output, *, coverages=(0.8, 0.9, 0.95)):
+    """Empirical coverage and size of the sets or intervals of labelled rows.
+
+    Parameters
+    ----------
+    conformal : ConformalScores
+        The scores of the estimator whose output is given.
+    X : DataFrame or dict of columns
+        The rows.
+    y : array-like of shape (n_samples,)
+        Their true classes or values.
+    output : ndarray
+        The estimator's probabilities on ``X`` (in the order of
+        ``conformal.classes``) or its predictions.
+    coverages : sequence of float, default=(0.8, 0.9, 0.95)
+        The target coverages.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per target coverage (the index, ``target``): ``coverage``,
+        the share of rows whose set or interval holds the truth, then
+        ``mean_size`` and the share of sets of each size (``size_1``, ...)
+        for a classifier, or ``mean_width`` for a regressor.
+    """
+    frame = as_frame(X)
+    rows = []
+    for coverage in coverages:
+        thresholds = conformal.thresholds(frame, coverage)
+        if conformal.classes is None:
+            error = np.abs(np.asarray(y, dtype=np.float64) - output)
+            rows.append(
+                {
+                    "coverage": float(np.mean(error <= thresholds)),
+                    "mean_width": float(np.mean(2 * thresholds)),
+                }
+            )
+            continue
+        sets = class_sets(output, thresholds)
+        truth = np.searchsorted(conformal.classes, np.asarray(y))
+        sizes = sets.sum(axis=1)
+        row = {
+            "coverage": float(sets[np.arange(len(truth)), truth].mean()),
+            "mean_size": float(sizes.mean()),
+        }
+        for size in range(1, len(conformal.classes) + 1):
+            row[f"size_{size}"] = float(np.mean(sizes == size))
+        rows.append(row)
+    return pd.DataFrame(rows, index=pd.Index(list(coverages), name="target"))
 
 
 def class_sets(proba, thresholds):
