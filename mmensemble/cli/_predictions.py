@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from .._persistence import ModelFileError
 from ..inspection._conformal import class_sets
 
 __all__ = ["prediction_table"]
@@ -36,9 +37,7 @@ def prediction_table(model, frame, *, explain=False, coverage=None):
     """
     conformal = getattr(model, "conformal", None)
     if coverage is not None and conformal is None:
-        from ._main import CommandError
-
-        raise CommandError(
+        raise ModelFileError(
             "this model file has no conformity scores (it was written before "
             "'predict --coverage' existed); fit it again"
         )
