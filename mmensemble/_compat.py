@@ -9,7 +9,12 @@ imports were checked against.
 from sklearn.calibration import _TemperatureScaling
 from sklearn.model_selection._validation import _enforce_prediction_order
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _check_feature_names_in, _check_response_method
 
@@ -23,4 +28,5 @@ __all__ = [
     "_check_response_method",
     "_enforce_prediction_order",
     "get_tags",
+    "validate_params",
 ]

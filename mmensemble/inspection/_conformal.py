@@ -15,10 +15,14 @@ and "absolute residual" methods). The threshold of ``n`` scores is their
 ``ceil((n + 1)(1 - alpha))``-th smallest, infinite when that rank is above
 ``n``. A row's modalities matter: the threshold is taken among the training
 rows with the same modalities present (Mondrian conformal prediction, by
-pattern of present modalities) when they are enough for a finite threshold at
-that coverage, i.e. ``n >= 1 / alpha - 1`` rows (9 at 90%, 19 at 95%), and
-among all rows otherwise. A row missing a modality therefore gets the larger
-sets that the rows missing it in training needed.
+pattern of present modalities) when there are at least ``min_pattern_rows``
+of them (19 by default: the fewest with a finite threshold at 95% coverage,
+``n >= 1 / alpha - 1``) and their threshold is finite, and among all rows
+otherwise. The minimum does not depend on the coverage asked, so that a row's
+set only grows with the coverage (a pattern with 9 to 18 rows would otherwise
+have its own 90% threshold, from its largest score, but the pooled 95% one).
+A row missing a modality therefore gets the larger sets that the training
+rows missing it needed.
 
 The scores come from the fold models, the sets and intervals from the model
 refitted on every row (the "cross-conformal" shortcut of reusing out-of-fold
@@ -30,7 +34,7 @@ guarantees of CV+ (``1 - 2 alpha``) need every fold model at predict time.
 """
 
 from math import ceil, isfinite
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -38,6 +42,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import cross_val_predict
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from .._compat import HasMethods, Interval, validate_params
 from ..fusion._folds import checked_cv
 from ..fusion._modality import as_frame, modality_missing, resolve_columns
 from ._importance import InspectionError, as_list, find_modalities
@@ -69,7 +74,18 @@ def check_coverage(coverage):
     return float(coverage)
 
 
-def conformalize(estimator, X, y, *, cv=5, n_jobs=None):
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "X": [dict, "array-like"],
+        "y": ["array-like"],
+        "cv": ["cv_object"],
+        "min_pattern_rows": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def conformalize(estimator, X, y, *, cv=5, min_pattern_rows=19, n_jobs=None):
     """Out-of-fold conformity scores of a fitted fusion estimator.
 
     Parameters
@@ -88,6 +104,10 @@ def conformalize(estimator, X, y, *, cv=5, n_jobs=None):
     cv : int, cross-validation generator or iterable, default=5
         The folds of the clones (an int gives stratified folds to a
         classifier); not used for automatic fusion.
+    min_pattern_rows : int, default=19
+        The fewest training rows with a pattern of present modalities for
+        that pattern's own threshold; rows of rarer patterns take the
+        threshold of all rows.
     n_jobs : int, default=None
         Folds fitted in parallel (joblib).
 
@@ -167,6 +187,7 @@ def conformalize(estimator, X, y, *, cv=5, n_jobs=None):
         patterns=_present(frame, columns),
         modality_columns=columns,
         classes=classes,
+        min_pattern_rows=min_pattern_rows,
     )
 
 
@@ -187,21 +208,27 @@ class ConformalScores:
         The columns of each modality, in the order of ``patterns``' columns.
     classes : ndarray or None
         The classifier's classes (None for a regressor).
+    min_pattern_rows : int, default=19
+        The fewest rows of a pattern of present modalities for its own
+        threshold.
     """
 
-    def __init__(self, *, scores, patterns, modality_columns, classes):
+    def __init__(
+        self, *, scores, patterns, modality_columns, classes, min_pattern_rows=19
+    ):
         self.scores = scores
         self.patterns = patterns
         self.modality_columns = modality_columns
         self.classes = classes
+        self.min_pattern_rows = min_pattern_rows
 
     def thresholds(self, X, coverage=0.9):
         """The score threshold of every row of ``X`` at ``coverage``.
 
         Each row's threshold is the conformal quantile of the scores of the
-        training rows with the same modalities present, when they are enough
-        for a finite one (``n >= 1 / (1 - coverage) - 1``), else of all the
-        scores.
+        training rows with the same modalities present, when there are
+        ``min_pattern_rows`` of them or more and it is finite, else of all
+        the scores.
 
         Parameters
         ----------
@@ -222,6 +249,8 @@ class ConformalScores:
         thresholds = np.full(len(rows), pooled)
         for pattern in np.unique(rows, axis=0):
             group = (self.patterns == pattern).all(axis=1)
+            if group.sum() < self.min_pattern_rows:
+                continue
             quantile = _conformal_quantile(self.scores[group], coverage)
             if isfinite(quantile):
                 thresholds[(rows == pattern).all(axis=1)] = quantile

@@ -95,14 +95,18 @@ def test_a_row_missing_a_modality_gets_a_larger_set():
 
 def test_a_rare_pattern_falls_back_to_every_rows_scores():
     X, y = _data("classification", N_TRAIN, 1)
-    X.loc[:4, "b"] = np.nan  # five rows: too few for a finite 90% quantile
+    X.loc[:14, "b"] = np.nan  # 15 rows: fewer than min_pattern_rows=19
     estimator = _voting("classification").fit(X, y)
     conformal = conformalize(estimator, X, y)
     pooled = np.sort(conformal.scores)[int(np.ceil((N_TRAIN + 1) * 0.9)) - 1]
-    assert conformal.thresholds(X.head(5), 0.9) == pytest.approx([pooled] * 5)
-    # At 50% five rows are enough (n >= 1 / alpha - 1 = 1).
-    group = np.sort(conformal.scores[:5])[2]
-    assert conformal.thresholds(X.head(1), 0.5)[0] == pytest.approx(group)
+    assert conformal.thresholds(X.head(15), 0.9) == pytest.approx([pooled] * 15)
+    # With a lower minimum the 15 rows have their own threshold (at 90%, from
+    # 15 scores: the ceil(16 * 0.9) = 15th smallest), not at 95% (infinite).
+    conformal = conformalize(estimator, X, y, min_pattern_rows=10)
+    group = np.sort(conformal.scores[:15])[14]
+    assert conformal.thresholds(X.head(1), 0.9)[0] == pytest.approx(group)
+    pooled = np.sort(conformal.scores)[int(np.ceil((N_TRAIN + 1) * 0.95)) - 1]
+    assert conformal.thresholds(X.head(1), 0.95)[0] == pytest.approx(pooled)
 
 
 def test_higher_coverage_gives_larger_sets_and_wider_intervals():
@@ -174,3 +178,5 @@ def test_wrong_task_and_estimators_without_probabilities_are_refused():
         conformalize(hard, X, y)
     with pytest.raises(InspectionError, match="could not find the modalities"):
         conformalize(LogisticRegression().fit(X, y), X, y)
+    with pytest.raises(ValueError, match="'min_pattern_rows' parameter"):
+        conformalize(hard.set_params(voting="soft"), X, y, min_pattern_rows=0)
