@@ -220,8 +220,9 @@ def _parser():
         metavar="LEVEL",
         help=(
             "add conformal prediction sets at this coverage (0.9: the true value "
-            "is in 90%% of them): 'prediction_set', the classes joined by '|', "
-            "for a classifier; 'lower' and 'upper' for a regressor"
+            "is in 90%% of them): 'prediction_set', the classes joined by '|' "
+            "(empty when none is likely enough), for a classifier; 'lower' and "
+            "'upper' for a regressor"
         ),
     )
     predict.set_defaults(command=_run_predict)

@@ -25,7 +25,8 @@ def prediction_table(model, frame, *, explain=False, coverage=None):
         Add conformal prediction sets at this coverage, from the model's
         out-of-fold conformity scores (``model.conformal``): a
         ``prediction_set`` column (the classes in the set, in class order,
-        joined by ``|``) for a classifier, ``lower`` and ``upper`` for a
+        joined by ``|``; empty when no class is likely enough at that
+        coverage) for a classifier, ``lower`` and ``upper`` for a
         regressor.
 
     Returns

@@ -419,7 +419,8 @@ def _coverage_section(conformal, X, y, output):
     else:
         note = (
             "coverage: the share of rows whose set holds the true class, "
-            "against the target; size_k: the share of sets of k classes."
+            "against the target; size_k: the share of sets of k classes "
+            "(size_0: empty sets, rows where no class is likely enough)."
         )
     note += (
         " From the out-of-fold conformity scores of the training rows, taken "

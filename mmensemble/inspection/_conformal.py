@@ -260,8 +260,10 @@ class ConformalScores:
         """Conformal prediction sets of a fitted classifier.
 
         A class is in a row's set when its conformity score ``1 - p`` is at
-        most the row's threshold; the most probable class always is (so no
-        set is empty, which only adds coverage).
+        most the row's threshold. A set may be empty: no class is likely
+        enough at that coverage (a model more accurate than the coverage
+        asked must leave some rows without a class to cover only that
+        share); a set that is not empty holds the most probable class.
 
         Parameters
         ----------
@@ -342,7 +344,8 @@ def coverage_table(conformal, X, y, output, *, coverages=(0.8, 0.9, 0.95)):
     table : DataFrame
         One row per target coverage (the index, ``target``): ``coverage``,
         the share of rows whose set or interval holds the truth, then
-        ``mean_size`` and the share of sets of each size (``size_1``, ...)
+        ``mean_size`` and the share of sets of each size (``size_0``, the
+        empty sets, ``size_1``, ...)
         for a classifier, or ``mean_width`` for a regressor.
     """
     frame = as_frame(X)
@@ -365,14 +368,14 @@ def coverage_table(conformal, X, y, output, *, coverages=(0.8, 0.9, 0.95)):
             "coverage": float(sets[np.arange(len(truth)), truth].mean()),
             "mean_size": float(sizes.mean()),
         }
-        for size in range(1, len(conformal.classes) + 1):
+        for size in range(len(conformal.classes) + 1):
             row[f"size_{size}"] = float(np.mean(sizes == size))
         rows.append(row)
     return pd.DataFrame(rows, index=pd.Index(list(coverages), name="target"))
 
 
 def class_sets(proba, thresholds):
-    """Which classes are in each row's set: ``1 - p <= threshold``, or top.
+    """Which classes are in each row's set: those with ``1 - p <= threshold``.
 
     Parameters
     ----------
@@ -383,9 +386,7 @@ def class_sets(proba, thresholds):
     -------
     sets : ndarray of bool of shape (n_samples, n_classes)
     """
-    sets = 1 - proba <= thresholds[:, None]
-    sets[np.arange(len(proba)), np.argmax(proba, axis=1)] = True
-    return sets
+    return 1 - proba <= thresholds[:, None]
 
 
 def _conformal_quantile(scores, coverage):

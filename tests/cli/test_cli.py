@@ -440,7 +440,7 @@ def assert_prediction_sets(capsys, model_path, csv, tmp_path, labels):
     argv = ["predict", model_path, csv, "-o", tmp_path / "sets.csv"]
     status, _, _ = run(capsys, *argv, "--coverage", "0.9")
     assert status == 0
-    sets = pd.read_csv(tmp_path / "sets.csv")
+    sets = pd.read_csv(tmp_path / "sets.csv", keep_default_na=False)
     assert list(sets.columns) == [
         "id",
         "prediction",
@@ -449,9 +449,10 @@ def assert_prediction_sets(capsys, model_path, csv, tmp_path, labels):
         "prediction_set",
     ]
     members = sets["prediction_set"].str.split("|")
-    assert set(members.map(tuple)) <= {("no",), ("yes",), ("no", "yes")}
+    assert set(members.map(tuple)) <= {("",), ("no",), ("yes",), ("no", "yes")}
     assert all(
-        row.prediction in row.prediction_set.split("|") for row in sets.itertuples()
+        not row.prediction_set or row.prediction in row.prediction_set.split("|")
+        for row in sets.itertuples()
     )
     assert (
         np.mean([label in kept for label, kept in zip(labels, members, strict=True)])

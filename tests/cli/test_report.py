@@ -161,7 +161,7 @@ def test_report_tables_hold_the_evaluation(report, tables, stacking_model, capsy
     assert table["target"].tolist() == [0.8, 0.9, 0.95]
     assert table["coverage"].is_monotonic_increasing
     assert (table["mean_size"].diff().dropna() >= 0).all()
-    sizes = table[[f"size_{size}" for size in range(1, len(NAMES) + 1)]]
+    sizes = table[[f"size_{size}" for size in range(len(NAMES) + 1)]]
     np.testing.assert_allclose(sizes.sum(axis=1), 1.0, atol=1e-3)
     calibration = _section(page, "calibration")
     assert "ECE" in calibration and "reliability diagram" in calibration
