@@ -252,10 +252,11 @@ def plot_reliability_diagram(
     """Draw the accuracy of a classifier against its confidence, bin by bin.
 
     The rows are binned by the probability of their most probable class
-    (``n_bins`` equal-width bins); each bar is a bin's accuracy, placed at its
-    mean top probability, and the diagonal is perfect calibration. The legend
-    gives the expected calibration error (ECE), the rows' mean gap between the
-    two.
+    (``n_bins`` equal-width bins); each bar is a bin's accuracy, with its
+    number of rows above it, a dot the bin's mean top probability, and the
+    diagonal perfect calibration. The legend gives the expected calibration
+    error (ECE), the rows' mean gap between a bin's accuracy and its mean top
+    probability.
 
     Parameters
     ----------
@@ -297,19 +298,28 @@ def plot_reliability_diagram(
     bins = reliability_bins(codes, np.asarray(proba), n_bins=n_bins)
     ece = expected_calibration_error(codes, np.asarray(proba), n_bins=n_bins)
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.5", label="calibrated")
+    centres = bins["lower"] + 0.5 / n_bins
     ax.bar(
-        bins["confidence"],
+        centres,
         bins["accuracy"],
-        width=0.8 / n_bins,
+        width=1 / n_bins,
         alpha=0.8,
+        edgecolor="white",
         label=f"accuracy per bin (ECE {ece:.3f})",
     )
-    for x, y, rows in zip(
-        bins["confidence"], bins["accuracy"], bins["rows"], strict=True
-    ):
+    ax.plot(
+        centres,
+        bins["confidence"],
+        linestyle="none",
+        marker="o",
+        color="black",
+        markersize=4,
+        label="mean confidence per bin",
+    )
+    for x, y, rows in zip(centres, bins["accuracy"], bins["rows"], strict=True):
         ax.annotate(f"{rows}", (x, y), ha="center", va="bottom", fontsize=7)
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.08)
     ax.set_xlabel("Probability of the predicted class (confidence)")
     ax.set_ylabel("Accuracy (rows above each bar)")
     ax.set_title(figure_title(title, dataset_name))

@@ -156,8 +156,13 @@ def test_reliability_diagram_bars_are_the_bins_accuracy_at_their_confidence():
     bars = sorted(
         (bar.get_x() + bar.get_width() / 2, bar.get_height()) for bar in ax.patches
     )
-    np.testing.assert_allclose(bars, [(0.6, 1.0), (0.9, 0.5)])
+    np.testing.assert_allclose(bars, [(0.65, 1.0), (0.95, 0.5)])
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [0.6, 0.9])
     assert [text.get_text() for text in ax.texts] == ["4", "4"]
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert labels == ["calibrated", "accuracy per bin (ECE 0.400)"]
+    assert labels == [
+        "calibrated",
+        "mean confidence per bin",
+        "accuracy per bin (ECE 0.400)",
+    ]
     plt.close("all")
