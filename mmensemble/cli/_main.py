@@ -466,6 +466,15 @@ def _print_leaderboard(estimator):
         "status": ("status", "s"),
     }
     print(format_table(estimator.leaderboard_, formats))
+    calibration = getattr(estimator, "calibration_", None)
+    if calibration is not None:
+        print(
+            f"temperature scaling, T={calibration['temperature']:.3f} "
+            f"({'applied' if calibration['applied'] else 'not applied'}): "
+            f"out-of-fold log loss {calibration['log_loss_before']:.4f} -> "
+            f"{calibration['log_loss_after']:.4f}, expected calibration error "
+            f"{calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}"
+        )
 
 
 def _run_predict(args):

@@ -522,6 +522,13 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
     (60, 2)
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseAutoFusion._parameter_constraints,
+        "calibration": [StrOptions({"auto"}), "boolean"],
+    }
+
+    calibration: str | bool = "auto"
+
     @fill_doc(MODEL_FUSION_DOCS)
     def predict_proba(self, X):
         """Class probabilities of the kept method or blend.
@@ -557,13 +564,6 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
             The predicted class labels.
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    _parameter_constraints: ClassVar[dict] = {
-        **_BaseAutoFusion._parameter_constraints,
-        "calibration": [StrOptions({"auto"}), "boolean"],
-    }
-
-    calibration: str | bool = "auto"
 
     def _fit_calibration(self, y, folds):
         """Temperature scaling of ``oof_output_``, which it then calibrates."""

@@ -404,6 +404,7 @@ def test_fit_with_no_flag_infers_roles_and_picks_the_fusion(table, tmp_path, cap
         pattern = rf"^{column}\s+{role}\s+{re.escape(encoder)}\s*\S"
         assert re.search(pattern, out, re.M), out
     assert "kept:" in out
+    assert re.search(r"^temperature scaling, T=[\d.]+ \((not )?applied\): ", out, re.M)
     for method in ["early", "voting", "stacking", "net"]:
         assert re.search(rf"^{method}(\s+[\d.]+){{4}}\s+scored$", out, re.M)
     model = mmensemble.load(model_path)
