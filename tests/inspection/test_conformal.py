@@ -9,6 +9,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 import mmensemble
 from mmensemble import (
     AutoFusionClassifier,
+    AutoFusionRegressor,
     ModalityVotingClassifier,
     ModalityVotingRegressor,
     conformalize,
@@ -157,6 +158,21 @@ def test_automatic_fusion_gives_its_out_of_fold_output_without_refitting(
     assert sets.shape == (len(y), 3)
     with pytest.raises(InspectionError, match="oof_output_ has 120 rows and y 60"):
         conformalize(auto, X.head(60), y[:60])
+
+
+def test_automatic_fusion_regressor_intervals_come_from_its_residuals():
+    X, y = _data("regression", 150, 8)
+    auto = AutoFusionRegressor(
+        [("a", LinearRegression(), ["a"]), ("b", LinearRegression(), ["b"])],
+        methods=["voting"],
+        cv=3,
+    ).fit(X, y)
+    conformal = conformalize(auto, X, y)
+    np.testing.assert_allclose(conformal.scores, np.abs(y - auto.oof_output_))
+    lower, upper = conformal.intervals(auto, X, coverage=0.9)
+    np.testing.assert_allclose((lower + upper) / 2, auto.predict(X))
+    with pytest.raises(InspectionError, match="a regressor's; use intervals"):
+        conformal.prediction_sets(auto, X)
 
 
 def test_scores_go_through_a_model_file(tmp_path):
