@@ -366,15 +366,36 @@ def _run_fit(args):
 
 
 def _conformity_scores(estimator, X, y):
-    """The out-of-fold conformity scores ``predict --coverage`` needs."""
+    """The out-of-fold conformity scores ``predict --coverage`` needs, or None.
+
+    Automatic fusion gives its own out-of-fold output; another model is
+    fitted on 5 folds (fewer when a class has fewer rows; None, said, when
+    one has a single row).
+    """
+    import numpy as np
+    from sklearn.base import is_classifier
+
     from ..inspection._conformal import conformalize
 
-    if not hasattr(estimator, "oof_output_"):
+    if hasattr(estimator, "oof_output_"):
+        return conformalize(estimator, X, y)
+    n_rows = (
+        np.unique(y, return_counts=True)[1].min()
+        if is_classifier(estimator)
+        else len(y)
+    )
+    n_folds = min(5, n_rows)
+    if n_folds < 2:
         print(
-            "fitting the model on 5 folds for the conformal scores of "
-            "'predict --coverage'"
+            "no conformal scores for 'predict --coverage': a class has a single "
+            "row, too few to hold out"
         )
-    return conformalize(estimator, X, y)
+        return None
+    print(
+        f"fitting the model on {n_folds} folds for the conformal scores of "
+        "'predict --coverage'"
+    )
+    return conformalize(estimator, X, y, cv=n_folds)
 
 
 def _check_output(path, what):

@@ -40,7 +40,8 @@ def prediction_table(model, frame, *, explain=False, coverage=None):
     if coverage is not None and conformal is None:
         raise ModelFileError(
             "this model file has no conformity scores (it was written before "
-            "'predict --coverage' existed); fit it again"
+            "'predict --coverage' existed, or fitted with a class of a single "
+            "row); fit it again"
         )
     X = frame[model.columns]
     estimator = model.estimator

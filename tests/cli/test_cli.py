@@ -603,3 +603,7 @@ def test_too_few_rows_per_class_says_what_to_change(tmp_path, capsys):
         "--fusion early or voting",
     )
     assert not (tmp_path / "m.mmen").exists()
+    # The fusions the message suggests fit, their conformal scores on 4 folds.
+    status, out, _ = run(capsys, *argv, "--fusion", "voting", "-o", tmp_path / "m.mmen")
+    assert status == 0 and "on 4 folds for the conformal scores" in out
+    assert mmensemble.load(tmp_path / "m.mmen").conformal.scores.shape == (8,)
