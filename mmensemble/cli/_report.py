@@ -406,7 +406,8 @@ def _coverage_section(conformal, X, y, output):
     if conformal is None:
         body = _note(
             "This model file holds no conformity scores (it was written before "
-            "they existed); fit it again for prediction sets."
+            "they existed, or fitted with a class of a single row); fit it "
+            "again for prediction sets."
         )
         return _section("coverage", heading, body)
     table = coverage_table(conformal, X, y, output).reset_index()
