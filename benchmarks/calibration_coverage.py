@@ -133,11 +133,15 @@ def main():
         f"{summary['ece_after']:.4f}"
     )
     print(f"   test accuracy {accuracy_score(y_test, auto.predict(X_test)):.4f}")
+    ece = {}
     for name, p in (("before", before), ("after", proba)):
+        ece[name] = expected_calibration_error(codes, p)
         print(
-            f"   test {name:6s}: ECE {expected_calibration_error(codes, p):.4f}, "
+            f"   test {name:6s}: ECE {ece[name]:.4f}, "
             f"log loss {log_loss(codes, np.clip(p, 1e-15, 1), labels=range(10)):.4f}"
         )
+    verdict = "lower" if ece["after"] < ece["before"] else "NOT lower"
+    print(f"   test ECE after the calibration: {verdict} than before")
 
     table = coverage_table(model.conformal, X_test, y_test, proba, coverages=COVERAGES)
     print("\n2. conformal prediction sets on the test rows:")
