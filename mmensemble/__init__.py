@@ -41,6 +41,7 @@ _PUBLIC = {
     "default_head": ".fusion",
     "default_meta_learner": ".fusion",
     "default_modality_model": ".fusion",
+    "conformalize": ".inspection",
     "explain_modalities": ".inspection",
     "infer_column_roles": ".roles",
     "modality_importance": ".inspection",

@@ -6,9 +6,15 @@ range of scikit-learn (``pyproject.toml``) is bounded by the releases these
 imports were checked against.
 """
 
+from sklearn.calibration import _TemperatureScaling
 from sklearn.model_selection._validation import _enforce_prediction_order
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _check_feature_names_in, _check_response_method
 
@@ -17,8 +23,10 @@ __all__ = [
     "Interval",
     "StrOptions",
     "_BaseComposition",
+    "_TemperatureScaling",
     "_check_feature_names_in",
     "_check_response_method",
     "_enforce_prediction_order",
     "get_tags",
+    "validate_params",
 ]

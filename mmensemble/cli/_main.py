@@ -197,6 +197,18 @@ def _parser():
             "missing) and '<modality>_unlike_training' (True above 1)"
         ),
     )
+    predict.add_argument(
+        "--coverage",
+        type=_coverage,
+        default=None,
+        metavar="LEVEL",
+        help=(
+            "add conformal prediction sets at this coverage (0.9: the true value "
+            "is in 90%% of them): 'prediction_set', the classes joined by '|' "
+            "(empty when none is likely enough), for a classifier; 'lower' and "
+            "'upper' for a regressor"
+        ),
+    )
     predict.set_defaults(command=_run_predict)
 
     embed = commands.add_parser(
@@ -405,6 +417,18 @@ def _positive_seconds(text):
     return seconds
 
 
+def _coverage(text):
+    """``--coverage``'s argument: a number strictly between 0 and 1."""
+    from ..inspection._conformal import check_coverage
+
+    try:
+        return check_coverage(float(text))
+    except (ValueError, MMEnsembleError):
+        raise argparse.ArgumentTypeError(
+            f"expected a number strictly between 0 and 1 (0.9 for 90%), got {text!r}"
+        ) from None
+
+
 def _run_fit(args):
     from sklearn.utils.multiclass import type_of_target
 
@@ -449,6 +473,7 @@ def _run_fit(args):
     with _reading(args.data):
         try:
             estimator.fit(frame[model.columns], y)
+            model.conformal = _conformity_scores(estimator, frame[model.columns], y)
         except ValueError as exc:
             if isinstance(exc, MMEnsembleError):
                 raise
@@ -468,6 +493,39 @@ def _run_fit(args):
         f"{len(frame)} rows of {args.data}; saved to {args.output}"
     )
     return 0
+
+
+def _conformity_scores(estimator, X, y):
+    """The out-of-fold conformity scores ``predict --coverage`` needs, or None.
+
+    Automatic fusion gives its own out-of-fold output; another model is
+    fitted on 5 folds (fewer when a class has fewer rows; None, said, when
+    one has a single row).
+    """
+    import numpy as np
+    from sklearn.base import is_classifier
+
+    from ..inspection._conformal import conformalize
+
+    if hasattr(estimator, "oof_output_"):
+        return conformalize(estimator, X, y)
+    n_rows = (
+        np.unique(y, return_counts=True)[1].min()
+        if is_classifier(estimator)
+        else len(y)
+    )
+    n_folds = min(5, n_rows)
+    if n_folds < 2:
+        print(
+            "no conformal scores for 'predict --coverage': a class has a single "
+            "row, too few to hold out"
+        )
+        return None
+    print(
+        f"fitting the model on {n_folds} folds for the conformal scores of "
+        "'predict --coverage'"
+    )
+    return conformalize(estimator, X, y, cv=n_folds)
 
 
 def _check_output(path, what):
@@ -563,6 +621,15 @@ def _print_leaderboard(estimator):
         "status": ("status", "s"),
     }
     print(format_table(estimator.leaderboard_, formats))
+    calibration = getattr(estimator, "calibration_", None)
+    if calibration is not None:
+        print(
+            f"temperature scaling, T={calibration['temperature']:.3f} "
+            f"({'applied' if calibration['applied'] else 'not applied'}): "
+            f"out-of-fold log loss {calibration['log_loss_before']:.4f} -> "
+            f"{calibration['log_loss_after']:.4f}, expected calibration error "
+            f"{calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}"
+        )
 
 
 def _print_modalities(estimator, roles, encoder_choices):
@@ -626,7 +693,11 @@ def _head_doc(head):
 
 def _prediction_options(args):
     """The keyword arguments of ``prediction_table`` that ``predict`` was given."""
-    return {"explain": args.explain, "novelty": args.novelty}
+    return {
+        "explain": args.explain,
+        "coverage": args.coverage,
+        "novelty": args.novelty,
+    }
 
 
 def _run_predict(args):

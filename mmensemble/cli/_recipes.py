@@ -279,20 +279,37 @@ class RoleModel:
         What the estimator predicts.
     fusion : str
         The fusion strategy it was built with.
+    conformal : ConformalScores, default=None
+        The estimator's out-of-fold conformity scores
+        (:func:`~mmensemble.conformalize`), from which ``predict --coverage``
+        draws prediction sets or intervals.
     novelty : ModalityNovelty, default=None
         The fitted summaries of the training rows' embeddings that
         ``predict --novelty`` and the report score new rows against.
     """
 
-    # Files written before novelty summaries existed have none.
+    # Files written before the conformity scores and the novelty summaries
+    # existed have neither.
+    conformal = None
     novelty = None
 
-    def __init__(self, estimator, *, roles, target, task, fusion, novelty=None):
+    def __init__(
+        self,
+        estimator,
+        *,
+        roles,
+        target,
+        task,
+        fusion,
+        conformal=None,
+        novelty=None,
+    ):
         self.estimator = estimator
         self.roles = roles
         self.target = target
         self.task = task
         self.fusion = fusion
+        self.conformal = conformal
         self.novelty = novelty
 
     @property

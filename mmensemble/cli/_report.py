@@ -21,12 +21,15 @@ from .._atomic import atomic_write
 from .._config import config_context
 from .._exceptions import BadCellWarning
 from ..encoders._base import concat_errors, errors_frame
+from ..fusion._calibration import ECE_BINS
 from ..fusion._modality import fitted_errors
+from ..inspection._conformal import coverage_table
 from ..inspection._explain import explain_modalities
 from ..inspection._importance import find_fusion_step, plot_modality_importance
 from ..inspection._plots import (
     plot_confusion_matrix,
     plot_prediction_error,
+    plot_reliability_diagram,
     plot_robustness,
 )
 from ..inspection._robustness import modality_robustness
@@ -240,6 +243,16 @@ def write_report(
         sections.append(_per_class_section(estimator.classes_, y, prediction))
     sections.append(_importance_section(importance, figures["modality_importance"]))
     sections.append(_robustness_section(curve, dataset))
+    if classification:
+        sections.append(_calibration_section(estimator, y, proba, dataset))
+    sections.append(
+        _coverage_section(
+            getattr(model, "conformal", None),
+            X,
+            y,
+            proba if classification else prediction,
+        )
+    )
     sections.extend(
         _rows_sections(model, frame, y, prediction, proba, times, len(frame))
     )
@@ -360,6 +373,64 @@ def _robustness_section(curve, dataset):
         )
     )
     return _section("robustness", "Robustness to a missing modality", body)
+
+
+def _calibration_section(estimator, y, proba, dataset):
+    ax = plot_reliability_diagram(y, proba, estimator.classes_, dataset_name=dataset)
+    body = _figure(figure_png(ax.figure), "reliability diagram")
+    summary = getattr(estimator, "calibration_", None)
+    if summary is not None:
+        state = "applied" if summary["applied"] else "not applied"
+        body += _key_values(
+            [
+                ("temperature", f"{summary['temperature']:.3f} ({state})"),
+                (
+                    "out-of-fold log loss",
+                    f"{summary['log_loss_before']:.4f} before, "
+                    f"{summary['log_loss_after']:.4f} after",
+                ),
+                (
+                    "out-of-fold ECE",
+                    f"{summary['ece_before']:.4f} before, "
+                    f"{summary['ece_after']:.4f} after",
+                ),
+            ]
+        )
+    body += _note(
+        f"Rows binned by the probability of their predicted class ({ECE_BINS} "
+        "equal-width bins); a calibrated model's bars lie on the diagonal. "
+        "ECE: the rows' mean gap between their bin's accuracy and confidence."
+    )
+    return _section("calibration", "Calibration", body)
+
+
+def _coverage_section(conformal, X, y, output):
+    heading = "Conformal prediction sets"
+    if conformal is None:
+        body = _note(
+            "This model file holds no conformity scores (it was written before "
+            "they existed, or fitted with a class of a single row); fit it "
+            "again for prediction sets."
+        )
+        return _section("coverage", heading, body)
+    table = coverage_table(conformal, X, y, output).reset_index()
+    if conformal.classes is None:
+        heading = "Conformal prediction intervals"
+        note = (
+            "coverage: the share of rows whose interval holds the true value, "
+            "against the target; mean_width: the intervals' mean width."
+        )
+    else:
+        note = (
+            "coverage: the share of rows whose set holds the true class, "
+            "against the target; size_k: the share of sets of k classes "
+            "(size_0: empty sets, rows where no class is likely enough)."
+        )
+    note += (
+        " From the out-of-fold conformity scores of the training rows, taken "
+        "among those with the same modalities present when they are enough."
+    )
+    return _section("coverage", heading, _table(table) + _note(note))
 
 
 def _rows_sections(model, frame, y, prediction, proba, times, n_rows):

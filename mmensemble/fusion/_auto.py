@@ -27,11 +27,12 @@ from sklearn.utils.validation import (
 )
 from tqdm.auto import tqdm
 
-from .._compat import Interval
+from .._compat import Interval, StrOptions
 from .._docstrings import fill_doc
 from .._parameters import estimator_parameters
 from ..encoders._base import concat_errors
 from ._budget import TimeBudget, run_tasks, worker_count
+from ._calibration import temperature_calibration
 from ._defaults import InvalidChoiceError, default_head, default_meta_learner
 from ._docs import MODEL_FUSION_DOCS
 from ._early import FeatureFusion
@@ -86,6 +87,11 @@ default=("early", "voting", "stacking", "net")
     "attributes": """\
 best_method_ : str
         The method kept, or ``"ensemble"``.
+    oof_output_ : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        The out-of-fold output of the method or blend kept: probabilities
+        (calibrated as :meth:`predict_proba` calibrates them) or predictions.
+        :func:`~mmensemble.conformalize` takes its conformity scores from it,
+        with no refit.
     weights_ : dict of str to float
         Weight of each method in the final model.
     estimators_ : dict of str to estimator
@@ -203,6 +209,8 @@ class _BaseAutoFusion(BaseModalityComposition):
         self.oof_output_ = sum(
             weight * oof[method] for method, weight in weights.items()
         )
+        if classification:
+            self._fit_calibration(y, folds)
         self.leaderboard_ = self._leaderboard(
             scores, status, fit_seconds, predict_seconds, ensemble
         )
@@ -415,6 +423,7 @@ class _BaseAutoFusion(BaseModalityComposition):
 
 
 @fill_doc(_AUTO_DOCS)
+@estimator_parameters
 class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
     """Pick the best fusion of modalities by out-of-fold score, or blend them.
 
@@ -443,6 +452,12 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
     most lowers the log loss; the blend is kept when its out-of-fold accuracy
     beats the best single method's. The kept methods are refitted on all rows.
 
+    The probabilities of the method or blend kept are then calibrated by
+    temperature scaling fitted on its out-of-fold probabilities
+    (``calibration``): ``softmax(log(p) / T)`` for one temperature ``T``,
+    which keeps every row's most probable class, so the predictions do not
+    change.
+
     Parameters
     ----------
     modalities : list of (str, estimator, columns)
@@ -451,11 +466,26 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
         cell encoder gets the modality's columns as they are, refitted within
         each fold (TF-IDF vocabularies are learnt from training rows only).
     %(parameters)s
+    calibration : "auto" or bool, default="auto"
+        Temperature scaling of the probabilities, fitted on the out-of-fold
+        probabilities of the method or blend kept. ``"auto"``: applied when
+        it lowers their log loss, judged on rows it was not fitted on (the
+        temperature of each ``cv`` fold fitted on the other folds' rows);
+        True: always applied; False: never.
 
     Attributes
     ----------
     classes_ : ndarray
         The class labels.
+    temperature_ : float
+        The temperature the log-probabilities are divided by (1.0 when the
+        calibration is not applied).
+    calibration_ : dict
+        The out-of-fold calibration: ``temperature`` (fitted, applied or
+        not), ``applied``, ``log_loss_before`` and ``log_loss_after``,
+        ``ece_before`` and ``ece_after`` (expected calibration error over
+        ``ece_bins`` equal-width bins of the top probability), "after" being
+        cross-fitted over the ``cv`` folds.
     leaderboard_ : DataFrame
         One row per method and one for the ensemble (when it mixes two methods
         or more), best first: ``cv_score`` (out-of-fold accuracy),
@@ -492,6 +522,13 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
     (60, 2)
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseAutoFusion._parameter_constraints,
+        "calibration": [StrOptions({"auto"}), "boolean"],
+    }
+
+    calibration: str | bool = "auto"
+
     @fill_doc(MODEL_FUSION_DOCS)
     def predict_proba(self, X):
         """Class probabilities of the kept method or blend.
@@ -505,9 +542,12 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             The weighted average of the kept methods' probabilities, in the
-            order of ``classes_``.
+            order of ``classes_``, calibrated by ``temperature_``.
         """
-        return self._blend(X)
+        proba = self._blend(X)
+        if self.calibrator_ is None:
+            return proba
+        return self.calibrator_.predict(proba)
 
     @fill_doc(MODEL_FUSION_DOCS)
     def predict(self, X):
@@ -524,6 +564,19 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
             The predicted class labels.
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _fit_calibration(self, y, folds):
+        """Temperature scaling of ``oof_output_``, which it then calibrates."""
+        self.calibrator_, self.calibration_ = temperature_calibration(
+            self.oof_output_,
+            np.searchsorted(self.classes_, y),
+            folds,
+            calibration=self.calibration,
+        )
+        self.temperature_ = 1.0
+        if self.calibrator_ is not None:
+            self.temperature_ = self.calibration_["temperature"]
+            self.oof_output_ = self.calibrator_.predict(self.oof_output_)
 
     def _score(self, y, proba):
         return accuracy_score(y, self.classes_[np.argmax(proba, axis=1)])

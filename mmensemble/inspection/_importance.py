@@ -156,7 +156,7 @@ def resolve_modalities(estimator, frame, modalities=None):
         Modality name to the list of its column labels in ``frame``.
     """
     if modalities is None:
-        modalities = _find_modalities(estimator)
+        modalities = find_modalities(estimator)
         if modalities is None:
             raise InspectionError(
                 f"could not find the modalities of {type(estimator).__name__}: pass "
@@ -176,7 +176,7 @@ def resolve_modalities(estimator, frame, modalities=None):
             f"exact Shapley values need 2 ** n_modalities evaluations; {len(names)} "
             f"modalities are more than the {_MAX_MODALITIES} supported: {names!r}"
         )
-    return {name: _as_list(resolve_columns(modalities[name], frame)) for name in names}
+    return {name: as_list(resolve_columns(modalities[name], frame)) for name in names}
 
 
 def all_subsets(names):
@@ -265,7 +265,7 @@ def find_fusion_step(estimator):
     return None
 
 
-def _find_modalities(estimator):
+def find_modalities(estimator):
     """Modality name to columns of the fusion step of ``estimator``, or None."""
     step = find_fusion_step(estimator)
     if step is None:
@@ -273,7 +273,7 @@ def _find_modalities(estimator):
     return {name: columns for name, _, columns in step.modalities_}
 
 
-def _as_list(columns):
+def as_list(columns):
     return [columns] if np.isscalar(columns) else list(columns)
 
 

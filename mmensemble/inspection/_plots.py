@@ -10,9 +10,19 @@ import textwrap
 import numpy as np
 
 from .._docstrings import fill_doc
+from ..fusion._calibration import (
+    ECE_BINS,
+    expected_calibration_error,
+    reliability_bins,
+)
 from ._docs import FIGURE_DOCS
 
-__all__ = ["plot_confusion_matrix", "plot_prediction_error", "plot_robustness"]
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_prediction_error",
+    "plot_reliability_diagram",
+    "plot_robustness",
+]
 
 # Class names are wrapped at this many characters, on at most this many lines.
 _WRAP_WIDTH = 18
@@ -225,6 +235,96 @@ def plot_robustness(
     ax.set_title(figure_title(title, dataset_name))
     ax.grid(alpha=0.3)
     ax.legend(title="modality lost")
+    return ax
+
+
+@fill_doc(FIGURE_DOCS)
+def plot_reliability_diagram(
+    y_true,
+    proba,
+    classes,
+    *,
+    n_bins=ECE_BINS,
+    title="Reliability diagram",
+    dataset_name=None,
+    ax=None,
+):
+    """Draw the accuracy of a classifier against its confidence, bin by bin.
+
+    The rows are binned by the probability of their most probable class
+    (``n_bins`` equal-width bins); each bar is a bin's accuracy, with its
+    number of rows above it, a dot the bin's mean top probability, and the
+    diagonal perfect calibration. The legend gives the expected calibration
+    error (ECE), the rows' mean gap between a bin's accuracy and its mean top
+    probability.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True classes, among ``classes``.
+
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities, columns in the order of ``classes``.
+
+    classes : array-like of shape (n_classes,)
+        The classifier's ``classes_``, sorted.
+
+    n_bins : int, default=15
+        Number of confidence bins.
+
+    title : str, default="Reliability diagram"
+        The figure's title.
+
+    %(figure)s
+
+    See Also
+    --------
+    sklearn.calibration.CalibrationDisplay : The binary counterpart, per class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmensemble.inspection import plot_reliability_diagram
+    >>> proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]])
+    >>> ax = plot_reliability_diagram(["a", "a", "b", "a"], proba, ["a", "b"])
+    >>> ax.get_xlabel()
+    'Probability of the predicted class (confidence)'
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5.0), layout="constrained")
+    codes = np.searchsorted(np.asarray(classes), np.asarray(y_true))
+    bins = reliability_bins(codes, np.asarray(proba), n_bins=n_bins)
+    ece = expected_calibration_error(codes, np.asarray(proba), n_bins=n_bins)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.5", label="calibrated")
+    centres = bins["lower"] + 0.5 / n_bins
+    ax.bar(
+        centres,
+        bins["accuracy"],
+        width=1 / n_bins,
+        alpha=0.8,
+        edgecolor="white",
+        label=f"accuracy per bin (ECE {ece:.3f})",
+    )
+    ax.plot(
+        centres,
+        bins["confidence"],
+        linestyle="none",
+        marker="o",
+        color="black",
+        markersize=4,
+        label="mean confidence per bin",
+    )
+    for x, y, rows in zip(centres, bins["accuracy"], bins["rows"], strict=True):
+        ax.annotate(f"{rows}", (x, y), ha="center", va="bottom", fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("Probability of the predicted class (confidence)")
+    ax.set_ylabel("Accuracy (rows above each bar)")
+    ax.set_title(figure_title(title, dataset_name))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
     return ax
 
 

@@ -202,6 +202,7 @@ def test_fit_predict_evaluate_round_trip(fusion, table, tmp_path, capsys, monkey
         predictions[["proba_no", "proba_yes"]].sum(axis=1), 1.0, rtol=1e-6
     )
     assert (predictions["prediction"] == data["label"]).mean() >= 0.9
+    assert_prediction_sets(capsys, model_path, csv, tmp_path, data["label"])
 
     status, out, _ = run(
         capsys, "evaluate", model_path, csv, "--out-dir", tmp_path / "figures"
@@ -237,6 +238,25 @@ def test_regression_round_trip(table, tmp_path, capsys):
     assert run(capsys, *argv)[0] == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "n.csv"), predictions)
     assert np.corrcoef(predictions["prediction"], data["price"])[0, 1] > 0.5
+
+    widths = []
+    for coverage in ["0.5", "0.9"]:
+        argv = ["predict", model_path, csv, "-o", tmp_path / "p.csv"]
+        status, _, _ = run(capsys, *argv, "--coverage", coverage)
+        assert status == 0
+        intervals = pd.read_csv(tmp_path / "p.csv")
+        assert list(intervals.columns) == ["id", "prediction", "lower", "upper"]
+        np.testing.assert_allclose(
+            intervals["prediction"] - intervals["lower"],
+            intervals["upper"] - intervals["prediction"],
+        )
+        inside = (intervals["lower"] <= data["price"]) & (
+            data["price"] <= intervals["upper"]
+        )
+        # Out-of-fold residuals: the training rows are covered at least as often.
+        assert inside.mean() >= float(coverage) - 0.1
+        widths.append((intervals["upper"] - intervals["lower"]).mean())
+    assert widths[0] < widths[1]
 
     status, out, _ = run(
         capsys, "evaluate", model_path, csv, "--out-dir", tmp_path / "figures"
@@ -440,6 +460,7 @@ def test_fit_with_no_flag_infers_roles_and_picks_the_fusion(table, tmp_path, cap
         pattern = rf"^{column}\s+{role}\s+{re.escape(encoder)}\s*\S"
         assert re.search(pattern, out, re.M), out
     assert "kept:" in out
+    assert re.search(r"^temperature scaling, T=[\d.]+ \((not )?applied\): ", out, re.M)
     for method in ["early", "voting", "stacking", "net"]:
         assert re.search(rf"^{method}(\s+[\d.]+){{4}}\s+scored$", out, re.M)
     model = mmensemble.load(model_path)
@@ -463,6 +484,64 @@ def test_fit_with_no_flag_infers_roles_and_picks_the_fusion(table, tmp_path, cap
     assert status == 0
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert (predictions["prediction"] == data["label"]).mean() >= 0.9
+    # Automatic fusion's conformity scores are its out-of-fold output.
+    scores = model.estimator.oof_output_[
+        np.arange(N_ROWS), (data["label"] == "yes").to_numpy(int)
+    ]
+    np.testing.assert_allclose(model.conformal.scores, 1 - scores)
+    assert_prediction_sets(capsys, model_path, csv, tmp_path, data["label"])
+
+
+def assert_prediction_sets(capsys, model_path, csv, tmp_path, labels):
+    """``predict --coverage`` adds sets of known classes, in class order."""
+    argv = ["predict", model_path, csv, "-o", tmp_path / "sets.csv"]
+    status, _, _ = run(capsys, *argv, "--coverage", "0.9")
+    assert status == 0
+    sets = pd.read_csv(tmp_path / "sets.csv", keep_default_na=False)
+    assert list(sets.columns) == [
+        "id",
+        "prediction",
+        "proba_no",
+        "proba_yes",
+        "prediction_set",
+    ]
+    members = sets["prediction_set"].str.split("|")
+    assert set(members.map(tuple)) <= {("",), ("no",), ("yes",), ("no", "yes")}
+    assert all(
+        not row.prediction_set or row.prediction in row.prediction_set.split("|")
+        for row in sets.itertuples()
+    )
+    assert (
+        np.mean([label in kept for label, kept in zip(labels, members, strict=True)])
+        >= 0.8
+    )
+
+
+@pytest.mark.parametrize("coverage", ["0", "1", "1.5", "-0.1", "nan", "most"])
+def test_coverage_must_be_strictly_between_0_and_1(
+    coverage, early_model, table, capsys
+):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["predict", str(early_model), str(table[0]), "-o", "p.csv"]
+            + ["--coverage", coverage]
+        )
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --coverage: expected a number strictly between 0 and 1" in err
+    assert repr(coverage) in err
+
+
+def test_a_model_file_without_conformity_scores_says_to_refit(
+    early_model, table, tmp_path, capsys
+):
+    model = mmensemble.load(early_model)
+    model.conformal = None
+    mmensemble.save(model, tmp_path / "old.mmen")
+    argv = ["predict", tmp_path / "old.mmen", table[0], "-o", tmp_path / "p.csv"]
+    assert_error(
+        capsys, [*argv, "--coverage", "0.9"], "no conformity scores", "fit it again"
+    )
 
 
 def test_role_flags_override_inference_and_pick_pretrained_encoders(
@@ -587,3 +666,7 @@ def test_too_few_rows_per_class_says_what_to_change(tmp_path, capsys):
         "--fusion early or voting",
     )
     assert not (tmp_path / "m.mmen").exists()
+    # The fusions the message suggests fit, their conformal scores on 4 folds.
+    status, out, _ = run(capsys, *argv, "--fusion", "voting", "-o", tmp_path / "m.mmen")
+    assert status == 0 and "on 4 folds for the conformal scores" in out
+    assert mmensemble.load(tmp_path / "m.mmen").conformal.scores.shape == (8,)

@@ -30,6 +30,8 @@ SECTIONS = [
     "per-class",
     "importance",
     "robustness",
+    "calibration",
+    "coverage",
     "slowest-rows",
     "most-wrong-rows",
     "novelty",
@@ -130,9 +132,10 @@ def test_report_is_self_contained_and_escapes_the_data(report):
     assert "two &lt;b&gt;&amp;&lt;/b&gt; zwei" in page and "<b>&</b>" not in page
     assert "one · eins · ένα" in page
     images = _data_uris(page)
-    # confusion matrix, importance, robustness, and thumbnails of shown rows
-    assert [kind for kind, _ in images[:3]] == ["image/png"] * 3
-    assert len(images) > 3 and {kind for kind, _ in images[3:]} == {"image/jpeg"}
+    # confusion matrix, importance, robustness, reliability diagram, and
+    # thumbnails of shown rows
+    assert [kind for kind, _ in images[:4]] == ["image/png"] * 4
+    assert len(images) > 4 and {kind for kind, _ in images[4:]} == {"image/jpeg"}
     for _, data in images:
         with Image.open(io.BytesIO(base64.b64decode(data, validate=True))) as image:
             image.load()
@@ -172,6 +175,29 @@ def test_report_tables_hold_the_evaluation(report, tables, stacking_model, capsy
     encoders = page.split('<section id="encoders">')[1].split("</section>")[0]
     assert "ImageEncoder(image_size=32)" in encoders and "MFCCEncoder(" in encoders
     assert "0 bad cells met while predicting test.csv" in page
+    coverage = _section(page, "coverage")
+    table = _first_table(coverage)
+    assert table["target"].tolist() == [0.8, 0.9, 0.95]
+    assert table["coverage"].is_monotonic_increasing
+    assert (table["mean_size"].diff().dropna() >= 0).all()
+    sizes = table[[f"size_{size}" for size in range(len(NAMES) + 1)]]
+    np.testing.assert_allclose(sizes.sum(axis=1), 1.0, atol=1e-3)
+    calibration = _section(page, "calibration")
+    assert "ECE" in calibration and "reliability diagram" in calibration
+
+
+def _section(page, identifier):
+    return page.split(f'<section id="{identifier}">')[1].split("</section>")[0]
+
+
+def _first_table(section):
+    """The first table of a report section, its cells read as numbers."""
+    table = section.split("<table>")[1].split("</table>")[0]
+    rows = [
+        re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)
+        for row in re.findall(r"<tr>(.*?)</tr>", table)
+    ]
+    return pd.DataFrame(rows[1:], columns=rows[0]).astype(float)
 
 
 def test_report_renders_in_a_headless_browser(report, tmp_path):
@@ -226,6 +252,12 @@ def test_regression_report_has_a_prediction_error_figure(tables, tmp_path):
     assert '<section id="prediction-error">' in page
     assert '<section id="per-class">' not in page
     assert "Largest absolute error." in page
+    assert '<section id="calibration">' not in page
+    intervals = _section(page, "coverage")
+    assert "Conformal prediction intervals" in intervals
+    table = _first_table(intervals)
+    assert list(table.columns) == ["target", "coverage", "mean_width"]
+    assert table["mean_width"].is_monotonic_increasing
     assert (tmp_path / "prediction_error.png").is_file()
 
 

@@ -163,6 +163,46 @@ def test_clone_pickle_and_model_file(fitted, tmp_path):
     pd.testing.assert_frame_equal(loaded.leaderboard_, auto.leaderboard_)
 
 
+def test_probabilities_are_calibrated_out_of_fold_and_predictions_kept(
+    fitted, tmp_path
+):
+    auto, X, y = fitted
+    summary = auto.calibration_
+    assert set(summary) == {
+        "temperature",
+        "applied",
+        "log_loss_before",
+        "log_loss_after",
+        "ece_before",
+        "ece_after",
+        "ece_bins",
+    }
+    assert summary["applied"] == (
+        summary["log_loss_after"] < summary["log_loss_before"]
+    )
+    forced = clone(auto).set_params(calibration=True).fit(X, y)
+    assert forced.temperature_ == forced.calibration_["temperature"] != 1.0
+    uncalibrated = forced._blend(X)
+    proba = forced.predict_proba(X)
+    assert not np.allclose(proba, uncalibrated)
+    np.testing.assert_array_equal(proba.argmax(axis=1), uncalibrated.argmax(axis=1))
+    np.testing.assert_array_equal(forced.predict(X), auto.predict(X))
+    mmensemble.save(forced, tmp_path / "calibrated.mmen")
+    loaded = mmensemble.load(tmp_path / "calibrated.mmen")
+    np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
+    assert loaded.calibration_ == forced.calibration_
+    off = clone(auto).set_params(calibration=False).fit(X, y)
+    assert off.temperature_ == 1.0 and off.calibrator_ is None
+
+
+@pytest.mark.parametrize("calibration", ["yes", None, 1.5])
+def test_calibration_must_be_auto_or_a_bool(calibration):
+    X, y = make_table()
+    auto = AutoFusionClassifier(modalities(), calibration=calibration, **FAST)
+    with pytest.raises(ValueError, match="'calibration' parameter"):
+        auto.fit(X, y)
+
+
 def test_grid_search_and_nested_parameters():
     X, y = make_table(seed=2)
     auto = AutoFusionClassifier(modalities(), methods=["early", "voting"], **FAST)

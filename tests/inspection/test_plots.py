@@ -11,6 +11,7 @@ from mmensemble import plot_modality_importance
 from mmensemble.inspection import (
     plot_confusion_matrix,
     plot_prediction_error,
+    plot_reliability_diagram,
     plot_robustness,
 )
 
@@ -134,6 +135,9 @@ def test_every_figure_has_a_title_axis_labels_and_the_data_set():
         plot_modality_importance(importance, dataset_name="test.csv"),
         plot_robustness(curve, dataset_name="test.csv"),
         plot_prediction_error([1.0, 2.0], [1.2, 1.8], dataset_name="test.csv"),
+        plot_reliability_diagram(
+            ["a", "b"], np.eye(2), ["a", "b"], dataset_name="test.csv"
+        ),
     ]
     for ax in axes:
         assert ax.get_title().endswith("\non test.csv")
@@ -142,3 +146,23 @@ def test_every_figure_has_a_title_axis_labels_and_the_data_set():
     assert axes[1].get_ylabel() == "accuracy"
     assert [line.get_label() for line in axes[1].get_lines()] == ["image", "text"]
     np.testing.assert_allclose(axes[1].get_xticks(), [0, 25, 50, 75, 100])
+
+
+def test_reliability_diagram_bars_are_the_bins_accuracy_at_their_confidence():
+    # Four rows sure at 0.9 (half right), four at 0.6 (all right): ECE 0.2 + 0.2.
+    proba = np.array([[0.9, 0.1]] * 4 + [[0.4, 0.6]] * 4)
+    y_true = ["a", "b", "a", "b", "b", "b", "b", "b"]
+    ax = plot_reliability_diagram(y_true, proba, ["a", "b"], n_bins=10)
+    bars = sorted(
+        (bar.get_x() + bar.get_width() / 2, bar.get_height()) for bar in ax.patches
+    )
+    np.testing.assert_allclose(bars, [(0.65, 1.0), (0.95, 0.5)])
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [0.6, 0.9])
+    assert [text.get_text() for text in ax.texts] == ["4", "4"]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == [
+        "calibrated",
+        "mean confidence per bin",
+        "accuracy per bin (ECE 0.400)",
+    ]
+    plt.close("all")
