@@ -41,7 +41,9 @@ def as_cell_series(X, *, default_name="column 0"):
         X = X.iloc[:, 0]
     if isinstance(X, pd.Series):
         name = default_name if X.name is None else X.name
-        return pd.Series(_object_array(X.tolist()), index=X.index, name=name)
+        return pd.Series(
+            _object_array(X.tolist()), index=X.index, name=name, dtype=object
+        )
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1:
         if X.dtype == object:
             X = X[:, 0]
@@ -51,7 +53,7 @@ def as_cell_series(X, *, default_name="column 0"):
         raise ValueError(
             f"expected a column of cells (Series, list or array), got {X!r}"
         )
-    return pd.Series(_object_array(list(X)), name=default_name)
+    return pd.Series(_object_array(list(X)), name=default_name, dtype=object)
 
 
 def _object_array(items):
