@@ -247,7 +247,7 @@ def write_report(
         sections.append(_calibration_section(estimator, y, proba, dataset))
     sections.append(
         _coverage_section(
-            getattr(model, "conformal", None),
+            model.conformal,
             X,
             y,
             proba if classification else prediction,

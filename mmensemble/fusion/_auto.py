@@ -484,8 +484,12 @@ class AutoFusionClassifier(ClassifierMixin, _BaseAutoFusion):
         The out-of-fold calibration: ``temperature`` (fitted, applied or
         not), ``applied``, ``log_loss_before`` and ``log_loss_after``,
         ``ece_before`` and ``ece_after`` (expected calibration error over
-        ``ece_bins`` equal-width bins of the top probability), "after" being
-        cross-fitted over the ``cv`` folds.
+        equal-width bins of the top probability), "after" being
+        cross-fitted over the ``cv`` folds, and ``ece_bins`` (how many
+        bins).
+    calibrator_ : object or None
+        The fitted temperature scaling applied in :meth:`predict_proba`
+        (None when it is not applied).
     leaderboard_ : DataFrame
         One row per method and one for the ensemble (when it mixes two methods
         or more), best first: ``cv_score`` (out-of-fold accuracy),
