@@ -4,15 +4,15 @@ The work sent to a worker names the model *file*: each worker process loads
 it once (:func:`worker_model`, keyed by the file's path, size and
 modification time, so a refitted file is loaded again) and keeps it for the
 following chunks. The workers encode with their own embedding cache (their
-process's ``cache_dir``; the in-process cache is off, each row being encoded
-once). Files the model or the cells name must be readable by the workers at
+process's ``cache_dir``; the in-process cache holds one chunk's encodings at
+a time). Files the model or the cells name must be readable by the workers at
 the same paths (one machine, or a shared file system).
 """
 
 import functools
 import os
 
-from .._config import config_context
+from ..encoders._cache import memory_cache_scope
 from ._embed import embed_rows, model_encoders
 from ._predictions import prediction_table
 from ._recipes import read_model
@@ -41,8 +41,7 @@ def _loaded_model(path, size, mtime_ns):
 
 def predict_with_model(model_path, options, frame):
     """``prediction_table`` of the model file's model for ``frame``."""
-    with config_context(memory_cache_bytes=0):
-        return prediction_table(worker_model(model_path), frame, **options)
+    return prediction_table(worker_model(model_path), frame, **options)
 
 
 def embed_with_model(model_path, keep, frame):
@@ -52,8 +51,8 @@ def embed_with_model(model_path, keep, frame):
 
 
 def embed_with_encoders(encoders, keep, frame):
-    """The embeddings of ``frame`` by fitted encoders, the in-process cache off."""
-    with config_context(memory_cache_bytes=0):
+    """The embeddings of ``frame`` by fitted encoders (see ``embed_rows``)."""
+    with memory_cache_scope():
         return embed_rows(encoders, keep, frame)
 
 

@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..encoders._base import BaseCellEncoder
 from ..fusion._auto import _embedding_frame
 from ..fusion._defaults import default_encoder
-from ..fusion._plumbing import encode, leading_encoder, modality_rows
+from ..fusion._plumbing import encode, modality_encoder, modality_rows
 from ._errors import CommandError
 from ._recipes import modalities
 from ._streams import table_chunks
@@ -35,13 +34,6 @@ __all__ = [
     "model_encoders",
     "read_embeddings",
 ]
-
-
-def _cell_encoder(model):
-    """The cell encoder a modality's model is or starts with, or None."""
-    if isinstance(model, BaseCellEncoder):
-        return model
-    return leading_encoder(model)
 
 
 def model_encoders(estimator):
@@ -66,7 +58,7 @@ def model_encoders(estimator):
             "encoders from"
         )
     return [
-        (name, _cell_encoder(model), columns)
+        (name, modality_encoder(model), columns)
         for name, model, columns in holder.modalities_
     ]
 
@@ -92,7 +84,7 @@ def default_encoders(roles, frame, **options):
     """
     encoders = []
     for name, role, columns in modalities(roles):
-        encoder = _cell_encoder(default_encoder(role, **options))
+        encoder = modality_encoder(default_encoder(role, **options))
         if encoder is not None:
             cells, missing, _ = modality_rows(
                 name, frame, columns, encoder, None, fit=True
@@ -224,7 +216,7 @@ def embedded_modalities(modalities, embeddings):
     """
     triples = []
     for name, model, columns in modalities:
-        if _cell_encoder(model) is None:
+        if modality_encoder(model) is None:
             triples.append((name, model, columns))
             continue
         embedded = embedding_columns(embeddings, name)

@@ -766,12 +766,10 @@ def _on_cluster(client, args, function, chunks, *arguments):
 
 def _stream(args, results, output):
     """Write the chunks of ``results``; the rows written (see ``stream_table``)."""
-    from .._config import config_context
     from ._streams import count_rows, stream_table
 
     total = count_rows(args.data)
-    # Each row is encoded once: the in-process cache would only grow.
-    with _reading(args.data), config_context(memory_cache_bytes=0):
+    with _reading(args.data):
         try:
             return stream_table(results, output, total=total)
         except OSError as exc:

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from .._persistence import ModelFileError
+from ..encoders._cache import memory_cache_scope
 from ..inspection._conformal import class_sets
 
 __all__ = ["prediction_table"]
@@ -53,37 +54,40 @@ def prediction_table(model, frame, *, explain=False, coverage=None, novelty=Fals
             "the model file holds no novelty summaries (it was written by an "
             "older mmensemble); fit it again to use --novelty"
         )
-    X = frame[model.columns]
-    estimator = model.estimator
-    out = pd.DataFrame(index=frame.index)
-    if "id" in frame.columns:
-        out["id"] = frame["id"]
-    # A classifier's label is its most probable class (every fusion model of
-    # fit predicts so); deriving it spares a second pass of the fusion work.
-    if hasattr(estimator, "predict_proba"):
-        probabilities = estimator.predict_proba(X)
-        out["prediction"] = estimator.classes_[np.argmax(probabilities, axis=1)]
-        for position, label in enumerate(estimator.classes_):
-            out[f"proba_{label}"] = probabilities[:, position]
-        if coverage is not None:
-            sets = class_sets(probabilities, conformal.thresholds(X, coverage))
-            labels = np.array([str(label) for label in estimator.classes_])
-            out["prediction_set"] = ["|".join(labels[row]) for row in sets]
-    else:
-        out["prediction"] = estimator.predict(X)
-        if coverage is not None:
-            threshold = conformal.thresholds(X, coverage)
-            out["lower"] = out["prediction"] - threshold
-            out["upper"] = out["prediction"] + threshold
-    if explain:
-        from ..inspection._explain import explain_modalities
+    # Within the block the in-process cache spares encoding a cell twice
+    # (explanations, novelty scores); the next block holds other rows.
+    with memory_cache_scope():
+        X = frame[model.columns]
+        estimator = model.estimator
+        out = pd.DataFrame(index=frame.index)
+        if "id" in frame.columns:
+            out["id"] = frame["id"]
+        # A classifier's label is its most probable class (every fusion model of
+        # fit predicts so); deriving it spares a second pass of the fusion work.
+        if hasattr(estimator, "predict_proba"):
+            probabilities = estimator.predict_proba(X)
+            out["prediction"] = estimator.classes_[np.argmax(probabilities, axis=1)]
+            for position, label in enumerate(estimator.classes_):
+                out[f"proba_{label}"] = probabilities[:, position]
+            if coverage is not None:
+                sets = class_sets(probabilities, conformal.thresholds(X, coverage))
+                labels = np.array([str(label) for label in estimator.classes_])
+                out["prediction_set"] = ["|".join(labels[row]) for row in sets]
+        else:
+            out["prediction"] = estimator.predict(X)
+            if coverage is not None:
+                threshold = conformal.thresholds(X, coverage)
+                out["lower"] = out["prediction"] - threshold
+                out["upper"] = out["prediction"] + threshold
+        if explain:
+            from ..inspection._explain import explain_modalities
 
-        explanation = explain_modalities(estimator, X)
-        contributions = explanation.columns.drop(
-            ["prediction", "probability"], errors="ignore"
-        )
-        for name in contributions:
-            out[f"explain_{name}"] = explanation[name]
-    if novelty:
-        out = out.join(model.novelty.score_rows(X))
-    return out
+            explanation = explain_modalities(estimator, X)
+            contributions = explanation.columns.drop(
+                ["prediction", "probability"], errors="ignore"
+            )
+            for name in contributions:
+                out[f"explain_{name}"] = explanation[name]
+        if novelty:
+            out = out.join(model.novelty.score_rows(X))
+        return out

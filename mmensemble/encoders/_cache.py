@@ -39,6 +39,7 @@ import sqlite3
 import threading
 import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 
 import diskcache
@@ -47,7 +48,7 @@ import numpy as np
 from .._config import get_config
 from .._exceptions import MMEnsembleError
 
-__all__ = ["cache_info", "clear_cache"]
+__all__ = ["cache_info", "clear_cache", "memory_cache_scope"]
 
 _IRRELEVANT_PARAMS = frozenset(
     {"batch_size", "n_jobs", "verbose", "on_error", "memory"}
@@ -92,10 +93,15 @@ class _MemoryLRU:
                 _, evicted = self._entries.popitem(last=False)
                 self._nbytes -= evicted.nbytes
 
-    def clear(self):
+    def empty(self):
+        """Drop every entry, keeping the hit and miss counts."""
         with self._lock:
             self._entries.clear()
             self._nbytes = 0
+
+    def clear(self):
+        self.empty()
+        with self._lock:
             self.hits = self.misses = 0
 
 
@@ -182,6 +188,22 @@ def clear_cache(location=None):
         store = _open_store(root)
         if store is not None:
             store.clear(retry=True)
+
+
+@contextmanager
+def memory_cache_scope():
+    """Keep the in-process cache's entries only while the block runs.
+
+    The streaming commands work a chunk of rows at a time: within a chunk the
+    in-process cache spares encoding a cell twice (explanations predict
+    masked copies of the rows, novelty scores encode them again), while across
+    chunks it would only grow, no row coming back. Entries of other threads
+    go too, which costs them only re-encodings.
+    """
+    try:
+        yield
+    finally:
+        _MEMORY.empty()
 
 
 def _disk_root(memory):

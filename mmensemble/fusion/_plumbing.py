@@ -30,6 +30,7 @@ __all__ = [
     "encode",
     "fit_encode",
     "leading_encoder",
+    "modality_encoder",
     "modality_rows",
     "scale_block",
 ]
@@ -156,6 +157,24 @@ def leading_encoder(estimator):
         if isinstance(first, BaseCellEncoder):
             return first
     return None
+
+
+def modality_encoder(model):
+    """The cell encoder a modality's model is, or starts with, or None.
+
+    Parameters
+    ----------
+    model : estimator, str or None
+        A modality's model (a fitted automatic fusion's ``modalities_`` hold
+        the encoder itself, or None).
+
+    Returns
+    -------
+    encoder : BaseCellEncoder or None
+    """
+    if isinstance(model, BaseCellEncoder):
+        return model
+    return leading_encoder(model)
 
 
 def check_weights(weights, names, kept):

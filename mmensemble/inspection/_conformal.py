@@ -309,18 +309,11 @@ class ConformalScores:
         return prediction - threshold, prediction + threshold
 
     def _check_task(self, *, classifier):
-        if (self.classes is not None) != classifier:
-            kind, method = (
-                ("regressor", "intervals")
-                if classifier
-                else (
-                    "classifier",
-                    "prediction_sets",
-                )
-            )
-            raise InspectionError(
-                f"these conformity scores are a {kind}'s; use {method}"
-            )
+        if (self.classes is not None) == classifier:
+            return
+        kind = "regressor" if classifier else "classifier"
+        method = "intervals" if classifier else "prediction_sets"
+        raise InspectionError(f"these conformity scores are a {kind}'s; use {method}")
 
 
 def coverage_table(conformal, X, y, output, *, coverages=(0.8, 0.9, 0.95)):

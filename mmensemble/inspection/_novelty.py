@@ -24,9 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from .._compat import Interval
 from .._parameters import estimator_parameters
-from ..encoders._base import BaseCellEncoder
 from ..fusion._modality import BaseModalityComposition, as_frame, resolve_columns
-from ..fusion._plumbing import encode, fit_encode, leading_encoder, modality_rows
+from ..fusion._plumbing import encode, fit_encode, modality_encoder, modality_rows
 from ._importance import InspectionError, find_fusion_step
 
 __all__ = ["ModalityNovelty"]
@@ -176,8 +175,7 @@ class ModalityNovelty(BaseModalityComposition):
             )
         modalities = []
         for name, model, columns in fusion.modalities_:
-            encoder = model if isinstance(model, BaseCellEncoder) else None
-            encoder = encoder or leading_encoder(model)
+            encoder = modality_encoder(model)
             if encoder is not None:
                 modalities.append((name, encoder, columns))
         return cls(modalities, **params)

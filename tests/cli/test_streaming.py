@@ -14,7 +14,7 @@ import pytest
 from test_cli import ALL_ROLES, FIT_OPTIONS, assert_error, run, write_table
 
 import mmensemble
-from mmensemble import ModalityVotingClassifier, default_modality_model
+from mmensemble import ModalityVotingClassifier, cache_info, default_modality_model
 from mmensemble.cli import embedded_modalities, read_embeddings
 from mmensemble.cli._main import CommandError, main, read_model, read_table
 from mmensemble.cli._predictions import prediction_table
@@ -74,6 +74,29 @@ def test_chunked_predictions_equal_the_whole_table_ones(
         predictions, expected.reset_index(drop=True), check_dtype=False
     )
     assert os.listdir(tmp_path) == [output.name]
+
+
+def test_explanations_and_novelty_encode_each_image_once(
+    model, table, tmp_path, monkeypatch
+):
+    # The masked copies of --explain and the scores of --novelty find the
+    # chunk's encodings in the in-process cache, kept for the chunk only.
+    from mmensemble import ImageEncoder
+
+    csv, data = table
+    decoded = []
+    original = ImageEncoder._decode
+
+    def counting_decode(self, cell):
+        decoded.append(cell)
+        return original(self, cell)
+
+    monkeypatch.setattr(ImageEncoder, "_decode", counting_decode)
+    output = tmp_path / "pred.csv"
+    argv = ["predict", model, csv, "-o", output, "--chunk-rows", "7"]
+    assert main([str(arg) for arg in [*argv, "--explain", "--novelty"]]) == 0
+    assert sorted(decoded) == sorted(str(csv.parent / photo) for photo in data["photo"])
+    assert cache_info()["memory_entries"] == 0
 
 
 def test_parquet_round_trip_reads_the_cells_the_csv_file_holds(model, table):
